@@ -1,0 +1,22 @@
+/**
+ * The adapters that join a `Body` to web streams.
+ *
+ * @example
+ * ```ts
+ * import { bodyFromReadable, readableFromBody } from "@httpaf/body/adapters";
+ *
+ * const body = bodyFromReadable(new Blob(["x"]).stream());
+ * const text = await new Response(readableFromBody(body)).text();
+ * if (text !== "x") throw new Error(text);
+ * ```
+ *
+ * @module
+ */
+
+export { bodyFromReadable, readableFromBody } from "./readable.ts";
+export {
+  bodyFromWritable,
+  type StreamingBody,
+  streamingBody,
+  writableFromBody,
+} from "./writable.ts";

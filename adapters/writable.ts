@@ -1,0 +1,287 @@
+/**
+ * Writers: `Body<"write">` ⇄ web streams.
+ *
+ * - {@linkcode streamingBody}: bytes flow body → a new `ReadableStream`
+ *   (for `new Response(readable)`). "written" means the consumer has read
+ *   the bytes: a chunk is only enqueued into a pending read.
+ * - {@linkcode bodyFromWritable}: bytes flow body → an existing
+ *   `WritableStream`. "written" means the sink's write promise resolved.
+ * - {@linkcode writableFromBody}: bytes flow a new `WritableStream` → body,
+ *   without a copy. A write resolves when the body flushed its chunk.
+ *
+ * @module
+ */
+
+import {
+  abortOutput,
+  type Body,
+  type BodyOptions,
+  createWriter,
+  nextOutput,
+  outputClosed,
+  outputWritten,
+  type WriteChannel,
+} from "../body.ts";
+
+/** A writer body and the stream that carries its output. */
+export interface StreamingBody {
+  /** The application end: write, flush, close. */
+  body: Body<"write">;
+  /** The output, for `new Response(readable)` or any consumer. */
+  readable: ReadableStream<Uint8Array>;
+}
+
+/**
+ * A writer body whose output is `readable`. The stream has a high-water
+ * mark of 0: a chunk is handed over only into a pending read, so a flush
+ * answers `"written"` once the consumer has read every byte before it, and
+ * a consumer that stops reading stops the flushes (backpressure).
+ * Cancelling the stream answers pending flushes `"closed"`; `closeWriter()`
+ * closes it after the pending output. An exception thrown by a flush
+ * callback errors the stream with it, closes the body and is passed to
+ * `options.onError`.
+ *
+ * @param options `bufferSize` of the coalescing buffers; `onError`.
+ * @returns `{ body, readable }`.
+ * @throws {TypeError}/{RangeError} for a bad `bufferSize`.
+ *
+ * @example A streamed response
+ * ```ts
+ * import { streamingBody } from "@httpaf/body";
+ *
+ * const { body, readable } = streamingBody();
+ * const response = new Response(readable);
+ * for (let i = 0; i < 3; i++) body.writeString(`line ${i}\n`);
+ * body.closeWriter();
+ * const text = await response.text();
+ * if (text !== "line 0\nline 1\nline 2\n") throw new Error(text);
+ * ```
+ */
+export function streamingBody(options?: BodyOptions): StreamingBody {
+  const sink = new StreamSink(options);
+  return { body: sink.body, readable: sink.readable };
+}
+
+// The channel end of streamingBody, and the readable's underlying source.
+class StreamSink implements WriteChannel {
+  readonly body: Body<"write">;
+  readonly readable: ReadableStream<Uint8Array>;
+  #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #pulling = false; // a read is pending and got nothing yet
+  #done = false; // the stream is closed, errored or cancelled
+  #onError: ((error: unknown) => void) | undefined;
+
+  constructor(options: BodyOptions | undefined) {
+    this.#onError = options?.onError;
+    this.body = createWriter(this, options);
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => {
+        this.#pulling = true;
+        this.#pump();
+      },
+      cancel: () => {
+        this.#done = true;
+        outputClosed(this.body);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  wake(): void {
+    if (this.#pulling) this.#pump();
+  }
+
+  abort(reason: unknown): void {
+    this.#fail(reason);
+  }
+
+  callbackError(error: unknown): void {
+    this.#fail(error);
+    outputClosed(this.body);
+    this.#onError?.(error);
+  }
+
+  // Hands one chunk to the pending read: with a high-water mark of 0 the
+  // enqueue fulfils it directly, so the consumer has the bytes now.
+  #pump(): void {
+    if (this.#done) return;
+    const out = nextOutput(this.body);
+    if (out === "yield") return;
+    this.#pulling = false;
+    if (out === "close") {
+      this.#done = true;
+      this.#controller!.close();
+    } else {
+      this.#controller!.enqueue(out);
+      outputWritten(this.body, out.length);
+    }
+  }
+
+  #fail(reason: unknown): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#controller!.error(reason);
+  }
+}
+
+/**
+ * A writer body whose output goes to `stream`. Coalesced chunks are written
+ * as soon as they are ready; a flush answers `"written"` once the sink's
+ * write promises for every byte before it resolved, `"closed"` if the
+ * stream errored first. `closeWriter()` closes the stream after the pending
+ * output. An exception thrown by a flush callback aborts the stream with
+ * it, closes the body and is passed to `options.onError`.
+ *
+ * @param stream an unlocked WritableStream; the body owns it from now on.
+ * @param options `bufferSize` of the coalescing buffers; `onError`.
+ * @returns the writer body.
+ * @throws {TypeError} when `stream` is not an unlocked WritableStream.
+ *
+ * @example Writing into a sink
+ * ```ts
+ * import { bodyFromWritable } from "@httpaf/body";
+ *
+ * const chunks: Uint8Array[] = [];
+ * const body = bodyFromWritable(new WritableStream({ write: (c) => { chunks.push(c); } }));
+ * body.writeString("a");
+ * body.writeString("b");
+ * if (await body.flush() !== "written") throw new Error("not written");
+ * if (chunks.length !== 1) throw new Error("writes were not coalesced");
+ * ```
+ */
+export function bodyFromWritable(
+  stream: WritableStream<Uint8Array>,
+  options?: BodyOptions,
+): Body<"write"> {
+  if (!(stream instanceof WritableStream)) {
+    throw new TypeError(
+      "bodyFromWritable: expected a WritableStream, received " +
+        (stream === null ? "null" : typeof stream),
+    );
+  }
+  if (stream.locked) {
+    throw new TypeError("bodyFromWritable: the stream is locked");
+  }
+  return new WritableSink(stream, options).body;
+}
+
+// The channel end of bodyFromWritable. Write promises resolve in order, so
+// one bound handler and a queue of lengths count what reached the sink.
+class WritableSink implements WriteChannel {
+  readonly body: Body<"write">;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #lengths: number[] = []; // of writes in flight, oldest at #head
+  #head = 0;
+  #onError: ((error: unknown) => void) | undefined;
+
+  constructor(stream: WritableStream<Uint8Array>, options?: BodyOptions) {
+    this.#onError = options?.onError;
+    this.#writer = stream.getWriter();
+    this.body = createWriter(this, options);
+    this.#writer.closed.then(undefined, this.#broken);
+    this.#pump(); // nothing yet: registers for a wake
+  }
+
+  wake(): void {
+    this.#pump();
+  }
+
+  abort(reason: unknown): void {
+    // The stream may have failed already; then there is nothing to abort.
+    this.#writer.abort(reason).catch(() => {});
+  }
+
+  callbackError(error: unknown): void {
+    outputClosed(this.body);
+    this.abort(error);
+    this.#onError?.(error);
+  }
+
+  #pump(): void {
+    for (;;) {
+      const out = nextOutput(this.body);
+      if (out === "yield") return;
+      if (out === "close") {
+        this.#writer.close().then(undefined, this.#broken);
+        return;
+      }
+      this.#lengths.push(out.length);
+      this.#writer.write(out).then(this.#wrote, this.#broken);
+    }
+  }
+
+  #wrote = (): void => {
+    const n = this.#lengths[this.#head++]!;
+    if (this.#head === this.#lengths.length) {
+      this.#lengths.length = 0;
+      this.#head = 0;
+    }
+    outputWritten(this.body, n);
+  };
+
+  // The stream errored: the reason already reached whoever errored it; for
+  // the body it means "closed".
+  #broken = (): void => {
+    outputClosed(this.body);
+  };
+}
+
+/**
+ * A `WritableStream` into a writer body. `write(chunk)` schedules `chunk`
+ * without a copy — it is handed over for good, as with
+ * `scheduleBigstring` — and resolves once the body flushed it, so the
+ * stream's backpressure follows the body's channel. It rejects if the
+ * body's channel closed first. `close()` closes the writer and resolves
+ * when the pending output was written; `abort(reason)` ends the body's
+ * output without a clean end where its channel can express one.
+ *
+ * @param body a writer body; the stream owns it from now on.
+ * @returns the stream.
+ * @throws {TypeError} when `body` is not a writer body.
+ *
+ * @example Piping a web stream into a body
+ * ```ts
+ * import { streamingBody, writableFromBody } from "@httpaf/body";
+ *
+ * const { body, readable } = streamingBody();
+ * const piped = new Blob(["via pipeTo"]).stream().pipeTo(writableFromBody(body));
+ * const text = await new Response(readable).text();
+ * await piped;
+ * if (text !== "via pipeTo") throw new Error(text);
+ * ```
+ */
+export function writableFromBody(
+  body: Body<"write">,
+): WritableStream<Uint8Array> {
+  if ((body as Body<"write"> | undefined)?.side !== "write") {
+    throw new TypeError("writableFromBody: expected a writer body");
+  }
+  const written = (result: string): void => {
+    if (result !== "written") {
+      throw new Error(
+        "writableFromBody: the body's output closed before the chunk was written",
+      );
+    }
+  };
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (!(chunk instanceof Uint8Array)) {
+        throw new TypeError(
+          "writableFromBody: chunks must be Uint8Array, received " +
+            (chunk === null ? "null" : typeof chunk),
+        );
+      }
+      body.scheduleBigstring(chunk);
+      return body.flush().then(written);
+    },
+    close() {
+      body.closeWriter();
+      return body.flush().then(written);
+    },
+    abort(reason) {
+      abortOutput(body, reason);
+    },
+  });
+}

@@ -1,0 +1,974 @@
+/**
+ * The core of `@httpaf/body`: httpaf's `Body` as one generic class,
+ * {@linkcode Body}, with a small channel end through which adapters connect
+ * it to real input and output. No I/O and no streams live here.
+ *
+ * A body is a one-way byte pipe. Its *application end* is the `Body<Rw>`
+ * API; its *channel end* is the functions at the bottom of this file, used
+ * by adapters (`adapters/`) and by anyone writing a new one:
+ *
+ * - a reader body asks its {@linkcode ReadChannel} for bytes only while a
+ *   read is scheduled and nothing is buffered; the channel answers with
+ *   {@linkcode deliverInput}, {@linkcode endInput} or {@linkcode failInput};
+ * - a writer body wakes its {@linkcode WriteChannel} when output is ready;
+ *   the channel takes chunks with {@linkcode nextOutput} (Faraday's
+ *   `operation`/`shift` in one call) and reports progress with
+ *   {@linkcode outputWritten} and {@linkcode outputClosed}.
+ *
+ * @module
+ */
+
+/** Which end of a body the application holds: `"read"` or `"write"`. */
+export type BodySide = "read" | "write";
+
+/**
+ * How a flush was answered: `"written"` when every byte written before the
+ * flush reached the output channel, `"closed"` when the channel closed or
+ * failed first.
+ */
+export type FlushResult = "written" | "closed";
+
+/** The one-shot callbacks of {@linkcode Body.scheduleRead}. */
+export interface ReadCallbacks {
+  /**
+   * Receives the next bytes: `buffer[off, off + len)`, `len > 0`. The memory
+   * is borrowed: it is valid only during the call and may be reused by the
+   * body afterwards. Copy what you keep.
+   */
+  onRead(buffer: Uint8Array, off: number, len: number): void;
+  /**
+   * The input has ended and every buffered byte was delivered. Called with
+   * no argument on a clean end, with the error when the input failed.
+   */
+  onEof(error?: unknown): void;
+}
+
+/** Options shared by every body and adapter. */
+export interface BodyOptions {
+  /**
+   * Size in bytes of the buffers copied writes coalesce into (the largest
+   * chunk a copied write produces), and of the reused read buffer of
+   * `bodyFromReadable` (capped at 64 KiB there). Default: 65536.
+   */
+  bufferSize?: number;
+  /**
+   * Called with an exception thrown by an application callback that an
+   * adapter invoked (`onRead`, `onEof`, a flush callback) after the adapter
+   * closed the body and failed its stream side with it. Without it the
+   * exception is not rethrown: it travels only to the stream side.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** The default {@linkcode BodyOptions.bufferSize}: 64 KiB. */
+export const DEFAULT_BUFFER_SIZE = 65536;
+
+/**
+ * What a reader body needs from its source. Implemented by adapters.
+ */
+export interface ReadChannel {
+  /**
+   * The body wants bytes: answer once, now or later, with
+   * {@linkcode deliverInput} (one chunk), {@linkcode endInput} or
+   * {@linkcode failInput}. Called only while a read is scheduled, nothing is
+   * buffered and no request is outstanding, so the body holds at most one
+   * chunk that no read asked for.
+   */
+  request(): void;
+  /**
+   * The reader was closed ({@linkcode Body.closeReader} or
+   * {@linkcode failInput}): release the source, e.g. cancel its stream with
+   * `reason`. Called at most once, never after the input ended by itself.
+   */
+  release(reason: unknown): void;
+  /**
+   * An application callback (`onRead`, `onEof`) that the body ran on the
+   * channel's behalf threw `error`. The body is still consistent; the
+   * channel decides what the failure means (adapters close the body).
+   */
+  callbackError(error: unknown): void;
+}
+
+/**
+ * What a writer body needs from its output channel. Implemented by adapters.
+ */
+export interface WriteChannel {
+  /**
+   * Output became available, or the writer was closed, after
+   * {@linkcode nextOutput} last returned `"yield"`. Called from a microtask,
+   * once per burst of writes, never inside an application call.
+   */
+  wake(): void;
+  /**
+   * The writer was aborted ({@linkcode abortOutput}): end the output without
+   * a clean end-of-stream, with `reason`. Called at most once, never after
+   * {@linkcode nextOutput} returned `"close"` or the channel closed.
+   */
+  abort(reason: unknown): void;
+  /**
+   * A flush callback that the body ran on the channel's behalf threw
+   * `error`. Every other flush was still answered.
+   */
+  callbackError(error: unknown): void;
+}
+
+// Reader states. OPEN: the input may still bring bytes. ENDED: the source
+// ended it (cleanly or not). CLOSED: closeReader() or failInput() released it.
+const OPEN = 0;
+const ENDED = 1;
+const CLOSED = 2;
+
+// Smallest free tail of a coalescing buffer worth writing into after the
+// bytes before it were handed to the channel.
+const MIN_TAIL = 512;
+// First buffer a writer allocates, unless the data is larger; buffers then
+// double up to bufferSize while writes keep filling them.
+const FIRST_BUFFER = 4096;
+
+const encoder = new TextEncoder();
+const token = Symbol("Body");
+
+type FlushCallback = (result: FlushResult) => void;
+
+// Friend access for the channel-end functions below (set in a static block).
+let friend: {
+  deliver(
+    body: Body<"read">,
+    bytes: Uint8Array,
+    off: number,
+    len: number,
+  ): void;
+  end(body: Body<"read">, failed: boolean, error: unknown): void;
+  next(body: Body<"write">): Uint8Array | "yield" | "close";
+  written(body: Body<"write">, n: number): void;
+  closed(body: Body<"write">): void;
+  abort(body: Body<"write">, reason: unknown): void;
+};
+
+/**
+ * A one-way byte pipe with httpaf's callback semantics: `Body<"read">` for
+ * the input of a handler (scheduleRead, closeReader), `Body<"write">` for
+ * its output (write*, scheduleBigstring, flush, closeWriter). Calling a
+ * method of the other side is a type error, and a `TypeError` at run time.
+ *
+ * Bodies are made by the adapters (`bodyFromReadable`, `streamingBody`, …)
+ * or, for a new adapter, by {@linkcode createReader} / {@linkcode createWriter}.
+ *
+ * @example Writing and reading through a stream
+ * ```ts
+ * import { streamingBody } from "@httpaf/body";
+ *
+ * const { body, readable } = streamingBody();
+ * body.writeString("hello, ");
+ * body.writeBigstring(new TextEncoder().encode("world"));
+ * body.closeWriter();
+ * const text = await new Response(readable).text();
+ * if (text !== "hello, world") throw new Error(text);
+ * ```
+ */
+export class Body<Rw extends BodySide> {
+  readonly #side: Rw;
+  #readChannel: ReadChannel | null = null;
+  #writeChannel: WriteChannel | null = null;
+
+  // ---- read side (valid when #side is "read") ----
+  #readState = OPEN;
+  // A callback pair is set exactly while a read is scheduled and unanswered.
+  #onRead: ReadCallbacks["onRead"] | null = null;
+  #onEof: ReadCallbacks["onEof"] | null = null;
+  // The held chunk: #held[#heldOff, #heldOff + #heldLen), valid iff #heldLen > 0.
+  #held: Uint8Array | null = null;
+  #heldOff = 0;
+  #heldLen = 0;
+  #requested = false; // a ReadChannel.request() is unanswered
+  #serving = false; // the read loop is on the stack
+  #failed = false; // the input ended with #error
+  #error: unknown = undefined;
+
+  // ---- write side (valid when #side is "write") ----
+  #closedByApp = false; // closeWriter() or abort: writes throw
+  #channelClosed = false; // output channel gone: writes are dropped
+  #eosSent = false; // nextOutput() returned "close"
+  #bufferSize = DEFAULT_BUFFER_SIZE;
+  #nextSize = FIRST_BUFFER;
+  // Sealed chunks waiting for the channel: #queue[#queueHead..]. Never
+  // written again once sealed.
+  #queue: Uint8Array[] | null = null;
+  #queueHead = 0;
+  // The coalescing buffer: #buf[0, #bufLen) is pending output, the rest free.
+  #buf: Uint8Array | null = null;
+  #bufLen = 0;
+  #written = 0; // bytes accepted by write calls, ever
+  #taken = 0; // bytes handed to the channel by nextOutput(), ever
+  #delivered = 0; // bytes the channel reported written, ever
+  // Unanswered flushes, in order: targets[i] is #written at flush time.
+  #flushTargets: number[] | null = null;
+  #flushCallbacks: FlushCallback[] | null = null;
+  #flushHead = 0;
+  #settleQueued = false;
+  #channelWaiting = false; // nextOutput() returned "yield"; wake on output
+  #wakeQueued = false;
+
+  static {
+    friend = {
+      deliver: (body, bytes, off, len) => body.#deliver(bytes, off, len),
+      end: (body, failed, error) => body.#end(failed, error),
+      next: (body) => body.#next(),
+      written: (body, n) => body.#outputWritten(n),
+      closed: (body) => body.#outputClosed(),
+      abort: (body, reason) => body.#abort(reason),
+    };
+  }
+
+  /**
+   * Not for direct use: bodies come from the adapters, or from
+   * {@linkcode createReader} / {@linkcode createWriter}.
+   *
+   * @throws {TypeError} always, when called directly.
+   */
+  constructor(
+    key: symbol,
+    side: Rw,
+    channel: Rw extends "read" ? ReadChannel : WriteChannel,
+    options?: BodyOptions,
+  ) {
+    if (key !== token) {
+      throw new TypeError(
+        "Body: bodies are made by the adapters or createReader/createWriter",
+      );
+    }
+    this.#side = side;
+    if (side === "read") this.#readChannel = channel as ReadChannel;
+    else this.#writeChannel = channel as WriteChannel;
+    const size = options?.bufferSize;
+    if (size !== undefined) this.#bufferSize = checkBufferSize("Body", size);
+    if (this.#nextSize > this.#bufferSize) this.#nextSize = this.#bufferSize;
+  }
+
+  /** Which end this body is: `"read"` or `"write"`. */
+  get side(): Rw {
+    return this.#side;
+  }
+
+  /**
+   * Bytes inside the body: for a writer, written but not yet handed to the
+   * output channel; for a reader, received from the input but not yet
+   * delivered to `onRead`.
+   */
+  get pendingBytes(): number {
+    return this.#side === "read" ? this.#heldLen : this.#written - this.#taken;
+  }
+
+  /**
+   * Reader: `true` once {@linkcode Body.closeReader} was called or the
+   * input ended, even if buffered bytes remain. Writer: `true` after
+   * {@linkcode Body.closeWriter} or once the output channel closed (client
+   * gone); a closed writer may still have pending output.
+   */
+  isClosed(): boolean {
+    return this.#side === "read"
+      ? this.#readState !== OPEN
+      : this.#closedByApp || this.#channelClosed;
+  }
+
+  // ===================================================================
+  // Read side
+  // ===================================================================
+
+  /**
+   * Schedules one read. It is answered exactly once: `onRead(buffer, off,
+   * len)` with the next bytes, or `onEof(error?)` once the input ended and
+   * every buffered byte was delivered (also when scheduled after EOF).
+   *
+   * If bytes or EOF are available, the answer comes before `scheduleRead`
+   * returns, and an exception from that callback is thrown to the caller.
+   * A read scheduled inside `onRead`/`onEof` is served after that callback
+   * returns, by a loop: any number of chunks run in constant stack.
+   *
+   * @param callbacks `onRead` and `onEof`, both functions.
+   * @throws {TypeError} on a writer body, or when a callback is missing.
+   * @throws {Error} `Body.scheduleRead: a read is already scheduled`.
+   */
+  scheduleRead(this: Body<"read">, callbacks: ReadCallbacks): void {
+    this.#expect("read", "scheduleRead");
+    const onRead = callbacks?.onRead;
+    const onEof = callbacks?.onEof;
+    if (typeof onRead !== "function" || typeof onEof !== "function") {
+      throw new TypeError(
+        "Body.scheduleRead: expected { onRead, onEof } functions, received " +
+          describe(callbacks),
+      );
+    }
+    if (this.#onRead !== null) {
+      throw new Error(
+        "Body.scheduleRead: a read is already scheduled on this body",
+      );
+    }
+    this.#onRead = onRead;
+    this.#onEof = onEof;
+    if (!this.#serving) this.#serve(true);
+  }
+
+  /**
+   * Closes the reader: input after this is discarded and the source is
+   * released (an adapter cancels its stream). Bytes already buffered may
+   * still be read, then EOF. A scheduled read with nothing buffered is
+   * answered `onEof()` now. Idempotent.
+   *
+   * @throws {TypeError} on a writer body.
+   */
+  closeReader(this: Body<"read">): void {
+    this.#expect("read", "closeReader");
+    const state = this.#readState;
+    if (state === CLOSED) return;
+    this.#readState = CLOSED;
+    if (state === OPEN) this.#readChannel!.release(undefined);
+    if (this.#onRead !== null && !this.#serving) this.#serve(true);
+  }
+
+  // Serves scheduled reads until one has to wait for the source. A read
+  // scheduled inside a callback is served by the next turn of this loop,
+  // not by recursion. `direct`: called from the application, so a callback
+  // exception is thrown to it; otherwise it goes to the channel.
+  #serve(direct: boolean): void {
+    this.#serving = true;
+    try {
+      while (this.#onRead !== null) {
+        const onRead = this.#onRead;
+        const onEof = this.#onEof!;
+        if (this.#heldLen > 0) {
+          const buffer = this.#held!;
+          const off = this.#heldOff;
+          const len = this.#heldLen;
+          this.#held = null;
+          this.#heldLen = 0;
+          this.#onRead = this.#onEof = null;
+          onRead(buffer, off, len);
+        } else if (this.#readState !== OPEN) {
+          this.#onRead = this.#onEof = null;
+          if (this.#failed) onEof(this.#error);
+          else onEof();
+        } else if (!this.#requested) {
+          this.#requested = true;
+          this.#readChannel!.request(); // may answer synchronously
+          if (this.#heldLen === 0 && this.#readState === OPEN) return;
+        } else {
+          return; // the source will answer
+        }
+      }
+    } catch (error) {
+      this.#serving = false;
+      // A read scheduled before the throw must not be stranded.
+      if (this.#onRead !== null) queueMicrotask(() => this.#serveAsync());
+      if (direct) throw error;
+      this.#readChannel!.callbackError(error);
+    } finally {
+      this.#serving = false;
+    }
+  }
+
+  #serveAsync(): void {
+    if (this.#onRead !== null && !this.#serving) this.#serve(false);
+  }
+
+  #deliver(bytes: Uint8Array, off: number, len: number): void {
+    this.#requested = false;
+    if (this.#readState !== OPEN) return; // closed: input is discarded
+    if (this.#heldLen > 0) {
+      throw new Error(
+        "deliverInput: a chunk is already held; wait for request()",
+      );
+    }
+    if (len > 0) {
+      this.#held = bytes;
+      this.#heldOff = off;
+      this.#heldLen = len;
+    }
+    if (this.#onRead !== null && !this.#serving) this.#serve(false);
+  }
+
+  #end(failed: boolean, error: unknown): void {
+    this.#requested = false;
+    if (this.#readState !== OPEN) return;
+    if (failed) {
+      // "An error shuts down the reader": buffered bytes are dropped too,
+      // and a failure never looks like a clean end.
+      this.#held = null;
+      this.#heldLen = 0;
+      this.#failed = true;
+      this.#error = error === undefined
+        ? new Error("Body: the input failed without a reason")
+        : error;
+      this.#readState = CLOSED;
+      this.#readChannel!.release(this.#error);
+    } else {
+      this.#readState = ENDED;
+    }
+    if (this.#onRead !== null && !this.#serving) this.#serve(false);
+  }
+
+  // ===================================================================
+  // Write side
+  // ===================================================================
+
+  /**
+   * Writes one Unicode code point as UTF-8 (1–4 bytes). Copies.
+   *
+   * @param char a string of exactly one code point (a surrogate pair counts
+   *   as one; a lone surrogate cannot be written as UTF-8).
+   * @throws {TypeError} on a reader body, or for anything but one code point.
+   * @throws {Error} `Body.writeChar: body is closed` after `closeWriter()`.
+   */
+  writeChar(this: Body<"write">, char: string): void {
+    this.#expect("write", "writeChar");
+    const cp = typeof char === "string" ? char.codePointAt(0) : undefined;
+    if (
+      cp === undefined || char.length !== (cp > 0xffff ? 2 : 1) ||
+      (cp >= 0xd800 && cp <= 0xdfff)
+    ) {
+      throw new TypeError(
+        "Body.writeChar: expected a string of one Unicode scalar value, received " +
+          describe(char),
+      );
+    }
+    if (!this.#writable("writeChar")) return;
+    const buf = this.#reserve(4, 4);
+    let i = this.#bufLen;
+    if (cp < 0x80) {
+      buf[i++] = cp;
+    } else if (cp < 0x800) {
+      buf[i++] = 0xc0 | (cp >> 6);
+      buf[i++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      buf[i++] = 0xe0 | (cp >> 12);
+      buf[i++] = 0x80 | ((cp >> 6) & 0x3f);
+      buf[i++] = 0x80 | (cp & 0x3f);
+    } else {
+      buf[i++] = 0xf0 | (cp >> 18);
+      buf[i++] = 0x80 | ((cp >> 12) & 0x3f);
+      buf[i++] = 0x80 | ((cp >> 6) & 0x3f);
+      buf[i++] = 0x80 | (cp & 0x3f);
+    }
+    this.#written += i - this.#bufLen;
+    this.#bufLen = i;
+    this.#wakeChannel();
+  }
+
+  /**
+   * Writes `str.slice(off, off + len)` as UTF-8, coalesced with neighbouring
+   * copied writes. Copies: `str` is not kept. `off`/`len` count UTF-16 code
+   * units; a surrogate pair cut in half is written as U+FFFD.
+   *
+   * @param str the text.
+   * @param off first code unit (default 0).
+   * @param len code units to write (default: to the end).
+   * @throws {TypeError} on a reader body, or for a non-string / non-number.
+   * @throws {RangeError} for `off`/`len` negative, fractional or past the end.
+   * @throws {Error} `Body.writeString: body is closed` after `closeWriter()`.
+   */
+  writeString(
+    this: Body<"write">,
+    str: string,
+    off?: number,
+    len?: number,
+  ): void {
+    this.#expect("write", "writeString");
+    if (typeof str !== "string") {
+      throw new TypeError(
+        "Body.writeString: expected a string, received " + describe(str),
+      );
+    }
+    const start = off === undefined
+      ? 0
+      : checkIndex("writeString", "off", off, str.length);
+    const count = len === undefined
+      ? str.length - start
+      : checkIndex("writeString", "len", len, str.length - start);
+    if (!this.#writable("writeString") || count === 0) return;
+
+    // Fast path: short ASCII runs are copied by hand, which beats the
+    // subarray + encodeInto round trip for the small writes it exists for.
+    let i = 0;
+    if (count <= 128 && count <= this.#bufferSize) {
+      const buf = this.#reserve(count, count);
+      const at = this.#bufLen;
+      for (; i < count; i++) {
+        const c = str.charCodeAt(start + i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      this.#bufLen = at + i;
+      this.#written += i;
+      if (i === count) return this.#wakeChannel();
+    }
+    let rest = start === 0 && count === str.length && i === 0
+      ? str
+      : str.slice(start + i, start + count);
+    for (;;) {
+      const buf = this.#reserve(4, rest.length * 3);
+      const { read, written } = encoder.encodeInto(
+        rest,
+        buf.subarray(this.#bufLen),
+      );
+      this.#bufLen += written;
+      this.#written += written;
+      if (read === rest.length) break;
+      // The buffer is full (less than one character's bytes left).
+      rest = rest.slice(read);
+      this.#sealFull();
+    }
+    this.#wakeChannel();
+  }
+
+  /**
+   * Copies `bytes[off, off + len)` into the body, coalesced with
+   * neighbouring copied writes. The caller may reuse `bytes` as soon as the
+   * call returns.
+   *
+   * @throws {TypeError} on a reader body, or when `bytes` is not a Uint8Array.
+   * @throws {RangeError} for `off`/`len` negative, fractional or past the end.
+   * @throws {Error} `Body.writeBigstring: body is closed` after `closeWriter()`.
+   */
+  writeBigstring(
+    this: Body<"write">,
+    bytes: Uint8Array,
+    off?: number,
+    len?: number,
+  ): void {
+    this.#expect("write", "writeBigstring");
+    const [start, count] = checkBytes("writeBigstring", bytes, off, len);
+    if (!this.#writable("writeBigstring") || count === 0) return;
+    let from = start;
+    const end = start + count;
+    while (from < end) {
+      const buf = this.#reserve(1, end - from);
+      const n = Math.min(buf.length - this.#bufLen, end - from);
+      buf.set(
+        from === 0 && n === bytes.length
+          ? bytes
+          : bytes.subarray(from, from + n),
+        this.#bufLen,
+      );
+      this.#bufLen += n;
+      from += n;
+    }
+    this.#written += count;
+    this.#wakeChannel();
+  }
+
+  /**
+   * Hands `bytes[off, off + len)` to the output channel **without a copy**,
+   * in order with copied writes. The memory is handed over for good: never
+   * modify it again, not even after a flush answered (Deno's server keeps a
+   * reference until the kernel has the bytes). To reuse a buffer, use
+   * {@linkcode Body.writeBigstring}.
+   *
+   * @throws {TypeError} on a reader body, or when `bytes` is not a Uint8Array.
+   * @throws {RangeError} for `off`/`len` negative, fractional or past the end.
+   * @throws {Error} `Body.scheduleBigstring: body is closed` after `closeWriter()`.
+   */
+  scheduleBigstring(
+    this: Body<"write">,
+    bytes: Uint8Array,
+    off?: number,
+    len?: number,
+  ): void {
+    this.#expect("write", "scheduleBigstring");
+    const [start, count] = checkBytes("scheduleBigstring", bytes, off, len);
+    if (!this.#writable("scheduleBigstring") || count === 0) return;
+    this.#seal();
+    (this.#queue ??= []).push(
+      count === bytes.length ? bytes : bytes.subarray(start, start + count),
+    );
+    this.#written += count;
+    this.#wakeChannel();
+  }
+
+  /**
+   * Answers exactly once, never synchronously inside `flush`: `"written"`
+   * when every byte written before the flush reached the output channel,
+   * `"closed"` if the channel closed or failed first. Flushes are answered
+   * in order. Works after `closeWriter()`.
+   *
+   * @param callback receives the result; without it a promise is returned.
+   * @throws {TypeError} on a reader body, or when `callback` is not a function.
+   */
+  flush(this: Body<"write">, callback: (result: FlushResult) => void): void;
+  /** @returns a promise of the result. */
+  flush(this: Body<"write">): Promise<FlushResult>;
+  flush(
+    this: Body<"write">,
+    callback?: (result: FlushResult) => void,
+  ): void | Promise<FlushResult> {
+    this.#expect("write", "flush");
+    if (callback !== undefined && typeof callback !== "function") {
+      throw new TypeError(
+        "Body.flush: expected a callback function or nothing, received " +
+          describe(callback),
+      );
+    }
+    let promise: Promise<FlushResult> | undefined;
+    if (callback === undefined) {
+      promise = new Promise((resolve) => (callback = resolve));
+    }
+    (this.#flushTargets ??= []).push(this.#written);
+    (this.#flushCallbacks ??= []).push(callback!);
+    if (this.#channelClosed || this.#delivered >= this.#written) {
+      this.#queueSettle();
+    }
+    return promise;
+  }
+
+  /**
+   * Closes the writer: later `write*`/`scheduleBigstring` calls throw.
+   * Pending output is still delivered, then the channel sees end-of-stream.
+   * `flush` still works. Idempotent.
+   *
+   * @throws {TypeError} on a reader body.
+   */
+  closeWriter(this: Body<"write">): void {
+    this.#expect("write", "closeWriter");
+    if (this.#closedByApp) return;
+    this.#closedByApp = true;
+    this.#wakeChannel();
+  }
+
+  #expect(side: BodySide, method: string): void {
+    if (this.#side !== side) {
+      throw new TypeError(
+        `Body.${method}: not available on a ${this.#side} body (it is a ${side} operation)`,
+      );
+    }
+  }
+
+  // Whether a write may go ahead: throws once closed by the application,
+  // false (drop it) once the channel is gone.
+  #writable(method: string): boolean {
+    if (this.#closedByApp) throw new Error(`Body.${method}: body is closed`);
+    return !this.#channelClosed;
+  }
+
+  // Returns the coalescing buffer with at least `min` free bytes after
+  // #bufLen, sealing a buffer with less and allocating one sized to `want`.
+  #reserve(min: number, want: number): Uint8Array {
+    const buf = this.#buf;
+    if (buf !== null && buf.length - this.#bufLen >= min) return buf;
+    if (buf !== null) this.#sealFull();
+    const size = Math.min(this.#bufferSize, Math.max(this.#nextSize, want));
+    return (this.#buf = new Uint8Array(Math.max(size, min)));
+  }
+
+  // Seals a buffer that filled up. Filling up means data is flowing, so the
+  // next buffer is twice as large, up to bufferSize.
+  #sealFull(): void {
+    this.#seal();
+    this.#buf = null;
+    this.#nextSize = Math.min(this.#bufferSize, this.#nextSize * 2);
+  }
+
+  // Moves the pending part of the coalescing buffer to the queue. The free
+  // tail stays in use: the sealed bytes themselves are never written again.
+  #seal(): void {
+    const buf = this.#buf;
+    if (buf === null || this.#bufLen === 0) return;
+    (this.#queue ??= []).push(buf.subarray(0, this.#bufLen));
+    this.#cutTail(buf);
+  }
+
+  #cutTail(buf: Uint8Array): void {
+    this.#buf = buf.length - this.#bufLen >= MIN_TAIL
+      ? buf.subarray(this.#bufLen)
+      : null;
+    this.#bufLen = 0;
+  }
+
+  #wakeChannel(): void {
+    if (!this.#channelWaiting || this.#wakeQueued) return;
+    this.#channelWaiting = false;
+    this.#wakeQueued = true;
+    queueMicrotask(() => {
+      this.#wakeQueued = false;
+      if (!this.#channelClosed) this.#writeChannel!.wake();
+    });
+  }
+
+  #next(): Uint8Array | "yield" | "close" {
+    const queue = this.#queue;
+    if (queue !== null && this.#queueHead < queue.length) {
+      const chunk = queue[this.#queueHead]!;
+      if (++this.#queueHead === queue.length) {
+        queue.length = 0;
+        this.#queueHead = 0;
+      }
+      this.#taken += chunk.length;
+      return chunk;
+    }
+    const buf = this.#buf;
+    if (buf !== null && this.#bufLen > 0) {
+      const chunk = buf.subarray(0, this.#bufLen);
+      this.#taken += this.#bufLen;
+      this.#cutTail(buf);
+      return chunk;
+    }
+    if (this.#closedByApp) {
+      this.#eosSent = true;
+      this.#buf = null;
+      return "close";
+    }
+    this.#channelWaiting = true;
+    return "yield";
+  }
+
+  #outputWritten(n: number): void {
+    this.#delivered += n;
+    this.#settle();
+  }
+
+  #outputClosed(): void {
+    if (this.#channelClosed) return;
+    this.#channelClosed = true;
+    this.#channelWaiting = false;
+    // Nothing pending can be delivered any more: let the memory go.
+    this.#queue = null;
+    this.#queueHead = 0;
+    this.#buf = null;
+    this.#bufLen = 0;
+    this.#taken = this.#written;
+    this.#settle();
+  }
+
+  #abort(reason: unknown): void {
+    this.#closedByApp = true;
+    if (this.#channelClosed) return;
+    const eos = this.#eosSent;
+    this.#outputClosed();
+    if (!eos) this.#writeChannel!.abort(reason);
+  }
+
+  #queueSettle(): void {
+    if (this.#settleQueued) return;
+    this.#settleQueued = true;
+    queueMicrotask(() => {
+      this.#settleQueued = false;
+      this.#settle();
+    });
+  }
+
+  // Answers, in order, every flush whose bytes were all delivered, and all
+  // of them with "closed" once the channel is gone. A throwing callback does
+  // not stop the others; its exception goes to the channel afterwards.
+  #settle(): void {
+    const targets = this.#flushTargets;
+    const callbacks = this.#flushCallbacks;
+    if (targets === null || callbacks === null) return;
+    let errors: unknown[] | null = null;
+    while (this.#flushHead < targets.length) {
+      const i = this.#flushHead;
+      let result: FlushResult;
+      if (targets[i]! <= this.#delivered) result = "written";
+      else if (this.#channelClosed) result = "closed";
+      else break;
+      const callback = callbacks[i]!;
+      this.#flushHead = i + 1;
+      try {
+        callback(result);
+      } catch (error) {
+        (errors ??= []).push(error);
+      }
+    }
+    if (this.#flushHead === targets.length) {
+      targets.length = 0;
+      callbacks.length = 0;
+      this.#flushHead = 0;
+    }
+    if (errors !== null) {
+      for (const error of errors) this.#writeChannel!.callbackError(error);
+    }
+  }
+}
+
+// =====================================================================
+// The channel end: for adapters.
+// =====================================================================
+
+/**
+ * Makes a reader body fed by `channel`.
+ *
+ * @example A body over an array of chunks
+ * ```ts
+ * import { createReader, deliverInput, endInput } from "@httpaf/body/body";
+ *
+ * const chunks = [new TextEncoder().encode("hi")];
+ * const body = createReader({
+ *   request: () => {
+ *     const chunk = chunks.shift();
+ *     if (chunk) deliverInput(body, chunk);
+ *     else endInput(body);
+ *   },
+ *   release: () => {},
+ *   callbackError: (error) => { throw error; },
+ * });
+ * let got = "";
+ * body.scheduleRead({
+ *   onRead: (b, off, len) => got += new TextDecoder().decode(b.subarray(off, off + len)),
+ *   onEof: () => {},
+ * });
+ * if (got !== "hi") throw new Error(got);
+ * ```
+ */
+export function createReader(
+  channel: ReadChannel,
+  options?: BodyOptions,
+): Body<"read"> {
+  return new Body(token, "read", channel, options);
+}
+
+/** Makes a writer body whose output goes to `channel`. */
+export function createWriter(
+  channel: WriteChannel,
+  options?: BodyOptions,
+): Body<"write"> {
+  return new Body(token, "write", channel, options);
+}
+
+/**
+ * Answers a {@linkcode ReadChannel.request} with `bytes[off, off + len)`.
+ * The body may hold on to that memory until it next calls `request()` (or
+ * releases the channel): do not reuse it before. Empty chunks are skipped.
+ * Input delivered after the reader closed is discarded.
+ *
+ * @throws {Error} when a previous chunk is still held (nothing requested).
+ */
+export function deliverInput(
+  body: Body<"read">,
+  bytes: Uint8Array,
+  off = 0,
+  len: number = bytes.length - off,
+): void {
+  friend.deliver(body, bytes, off, len);
+}
+
+/** The input ended cleanly: once buffered bytes are read, reads get `onEof()`. */
+export function endInput(body: Body<"read">): void {
+  friend.end(body, false, undefined);
+}
+
+/**
+ * The input failed (client gone, limit exceeded, handler error): buffered
+ * bytes are dropped, the source is released with `error` (the channel's
+ * `release` must bear being called when the source itself failed), and
+ * every read is answered `onEof(error)`. No effect once the input ended or
+ * the reader was closed.
+ */
+export function failInput(body: Body<"read">, error: unknown): void {
+  friend.end(body, true, error);
+}
+
+/**
+ * Takes the next chunk of output: the chunk, handed over for good (count it
+ * with {@linkcode outputWritten} once the channel has it); `"yield"` when
+ * nothing is pending (the body will call {@linkcode WriteChannel.wake});
+ * `"close"` once the writer is closed and everything was taken.
+ */
+export function nextOutput(
+  body: Body<"write">,
+): Uint8Array | "yield" | "close" {
+  return friend.next(body);
+}
+
+/** `n` more bytes reached the output channel: answers the flushes they complete. */
+export function outputWritten(body: Body<"write">, n: number): void {
+  friend.written(body, n);
+}
+
+/**
+ * The output channel closed or failed (consumer cancelled, client gone):
+ * pending output is dropped, every pending flush answers `"closed"`, the
+ * body reports closed and later writes are dropped without throwing.
+ */
+export function outputClosed(body: Body<"write">): void {
+  friend.closed(body);
+}
+
+/**
+ * Closes the writer without a clean end: like {@linkcode outputClosed}, and
+ * the channel is told to {@linkcode WriteChannel.abort} unless it already
+ * ended or closed. Later writes throw as after `closeWriter()`.
+ */
+export function abortOutput(body: Body<"write">, reason: unknown): void {
+  friend.abort(body, reason);
+}
+
+// =====================================================================
+// Argument checks: messages name the method and what was received.
+// =====================================================================
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") {
+    return `a string of length ${value.length}`;
+  }
+  if (typeof value === "object" || typeof value === "function") {
+    return (value as object).constructor?.name ?? typeof value;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+function checkIndex(
+  method: string,
+  name: string,
+  value: unknown,
+  max: number,
+): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Body.${method}: ${name} must be a number, received ${describe(value)}`,
+    );
+  }
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(
+      `Body.${method}: ${name} must be an integer in [0, ${max}], received ${value}`,
+    );
+  }
+  return value;
+}
+
+function checkBytes(
+  method: string,
+  bytes: unknown,
+  off: unknown,
+  len: unknown,
+): [number, number] {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `Body.${method}: expected a Uint8Array, received ${describe(bytes)}`,
+    );
+  }
+  const start = off === undefined
+    ? 0
+    : checkIndex(method, "off", off, bytes.length);
+  const count = len === undefined
+    ? bytes.length - start
+    : checkIndex(method, "len", len, bytes.length - start);
+  return [start, count];
+}
+
+/**
+ * Validates a `bufferSize` option: an integer from 64 to 2^30.
+ *
+ * @throws {TypeError} when not a number.
+ * @throws {RangeError} when out of range or fractional.
+ */
+export function checkBufferSize(caller: string, size: unknown): number {
+  if (typeof size !== "number") {
+    throw new TypeError(
+      `${caller}: bufferSize must be a number, received ${describe(size)}`,
+    );
+  }
+  if (!Number.isInteger(size) || size < 64 || size > 2 ** 30) {
+    throw new RangeError(
+      `${caller}: bufferSize must be an integer in [64, 2^30], received ${size}`,
+    );
+  }
+  return size;
+}

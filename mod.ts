@@ -1,0 +1,42 @@
+/**
+ * httpaf's `Body` for Deno: callback-driven, backpressured, zero-copy byte
+ * bodies, and adapters that join them to web streams.
+ *
+ * @example Echo a stream through a reader body and a writer body
+ * ```ts
+ * import { bodyFromReadable, streamingBody } from "@httpaf/body";
+ *
+ * const input = bodyFromReadable(new Blob(["echo"]).stream());
+ * const { body: output, readable } = streamingBody();
+ * const onRead = (buffer: Uint8Array, off: number, len: number) => {
+ *   output.writeBigstring(buffer, off, len); // copies: buffer is borrowed
+ *   output.flush((result) => {
+ *     if (result === "written") input.scheduleRead({ onRead, onEof });
+ *     else input.closeReader();
+ *   });
+ * };
+ * const onEof = () => output.closeWriter();
+ * input.scheduleRead({ onRead, onEof });
+ * const text = await new Response(readable).text();
+ * if (text !== "echo") throw new Error(text);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  Body,
+  type BodyOptions,
+  type BodySide,
+  DEFAULT_BUFFER_SIZE,
+  type FlushResult,
+  type ReadCallbacks,
+} from "./body.ts";
+export {
+  bodyFromReadable,
+  bodyFromWritable,
+  readableFromBody,
+  type StreamingBody,
+  streamingBody,
+  writableFromBody,
+} from "./adapters/mod.ts";
