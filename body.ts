@@ -112,17 +112,26 @@ export interface WriteChannel {
   callbackError(error: unknown): void;
 }
 
-// Reader states. OPEN: the input may still bring bytes. ENDED: the source
-// ended it (cleanly or not). CLOSED: closeReader() or failInput() released it.
-const OPEN = 0;
-const ENDED = 1;
-const CLOSED = 2;
+// Bits of Body#flags (one field: an idle body should cost little memory).
+// Reader: the input is open while neither ENDED nor CLOSED is set.
+const ENDED = 1; // the source ended the input cleanly
+const CLOSED = 2; // closeReader() or failInput() released the source
+const FAILED = 4; // the input failed with #error (CLOSED is set too)
+const REQUESTED = 8; // a ReadChannel.request() is unanswered
+const SERVING = 16; // the read loop is on the stack
+// Writer:
+const APP_CLOSED = 32; // closeWriter() or an abort: writes throw
+const GONE = 64; // the channel closed: writes are dropped, flushes "closed"
+const EOS_SENT = 128; // nextOutput() returned "close"
+const WAITING = 256; // nextOutput() returned "yield": wake on new output
+const WAKE_QUEUED = 512; // a wake() microtask is queued
+const SETTLE_QUEUED = 1024; // a flush-settling microtask is queued
 
 // Smallest free tail of a coalescing buffer worth writing into after the
 // bytes before it were handed to the channel.
 const MIN_TAIL = 512;
-// First buffer a writer allocates, unless the data is larger; buffers then
-// double up to bufferSize while writes keep filling them.
+// First buffer a writer allocates, unless the data is larger; it then
+// doubles (moving its pending bytes) up to bufferSize while writes fill it.
 const FIRST_BUFFER = 4096;
 
 const encoder = new TextEncoder();
@@ -168,11 +177,10 @@ let friend: {
  */
 export class Body<Rw extends BodySide> {
   readonly #side: Rw;
-  #readChannel: ReadChannel | null = null;
-  #writeChannel: WriteChannel | null = null;
+  readonly #channel: ReadChannel | WriteChannel;
+  #flags = 0; // the bits above
 
   // ---- read side (valid when #side is "read") ----
-  #readState = OPEN;
   // A callback pair is set exactly while a read is scheduled and unanswered.
   #onRead: ReadCallbacks["onRead"] | null = null;
   #onEof: ReadCallbacks["onEof"] | null = null;
@@ -180,15 +188,9 @@ export class Body<Rw extends BodySide> {
   #held: Uint8Array | null = null;
   #heldOff = 0;
   #heldLen = 0;
-  #requested = false; // a ReadChannel.request() is unanswered
-  #serving = false; // the read loop is on the stack
-  #failed = false; // the input ended with #error
-  #error: unknown = undefined;
+  #error: unknown = undefined; // valid with FAILED
 
   // ---- write side (valid when #side is "write") ----
-  #closedByApp = false; // closeWriter() or abort: writes throw
-  #channelClosed = false; // output channel gone: writes are dropped
-  #eosSent = false; // nextOutput() returned "close"
   #bufferSize = DEFAULT_BUFFER_SIZE;
   #nextSize = FIRST_BUFFER;
   // Sealed chunks waiting for the channel: #queue[#queueHead..]. Never
@@ -205,9 +207,6 @@ export class Body<Rw extends BodySide> {
   #flushTargets: number[] | null = null;
   #flushCallbacks: FlushCallback[] | null = null;
   #flushHead = 0;
-  #settleQueued = false;
-  #channelWaiting = false; // nextOutput() returned "yield"; wake on output
-  #wakeQueued = false;
 
   static {
     friend = {
@@ -238,11 +237,18 @@ export class Body<Rw extends BodySide> {
       );
     }
     this.#side = side;
-    if (side === "read") this.#readChannel = channel as ReadChannel;
-    else this.#writeChannel = channel as WriteChannel;
+    this.#channel = channel;
     const size = options?.bufferSize;
     if (size !== undefined) this.#bufferSize = checkBufferSize("Body", size);
     if (this.#nextSize > this.#bufferSize) this.#nextSize = this.#bufferSize;
+  }
+
+  get #readerChannel(): ReadChannel {
+    return this.#channel as ReadChannel;
+  }
+
+  get #writerChannel(): WriteChannel {
+    return this.#channel as WriteChannel;
   }
 
   /** Which end this body is: `"read"` or `"write"`. */
@@ -267,8 +273,8 @@ export class Body<Rw extends BodySide> {
    */
   isClosed(): boolean {
     return this.#side === "read"
-      ? this.#readState !== OPEN
-      : this.#closedByApp || this.#channelClosed;
+      ? (this.#flags & (ENDED | CLOSED)) !== 0
+      : (this.#flags & (APP_CLOSED | GONE)) !== 0;
   }
 
   // ===================================================================
@@ -306,7 +312,7 @@ export class Body<Rw extends BodySide> {
     }
     this.#onRead = onRead;
     this.#onEof = onEof;
-    if (!this.#serving) this.#serve(true);
+    if ((this.#flags & SERVING) === 0) this.#serve(true);
   }
 
   /**
@@ -319,11 +325,11 @@ export class Body<Rw extends BodySide> {
    */
   closeReader(this: Body<"read">): void {
     this.#expect("read", "closeReader");
-    const state = this.#readState;
-    if (state === CLOSED) return;
-    this.#readState = CLOSED;
-    if (state === OPEN) this.#readChannel!.release(undefined);
-    if (this.#onRead !== null && !this.#serving) this.#serve(true);
+    const flags = this.#flags;
+    if ((flags & CLOSED) !== 0) return;
+    this.#flags = flags | CLOSED;
+    if ((flags & ENDED) === 0) this.#readerChannel.release(undefined);
+    if (this.#onRead !== null && (flags & SERVING) === 0) this.#serve(true);
   }
 
   // Serves scheduled reads until one has to wait for the source. A read
@@ -331,7 +337,7 @@ export class Body<Rw extends BodySide> {
   // not by recursion. `direct`: called from the application, so a callback
   // exception is thrown to it; otherwise it goes to the channel.
   #serve(direct: boolean): void {
-    this.#serving = true;
+    this.#flags |= SERVING;
     try {
       while (this.#onRead !== null) {
         const onRead = this.#onRead;
@@ -344,36 +350,41 @@ export class Body<Rw extends BodySide> {
           this.#heldLen = 0;
           this.#onRead = this.#onEof = null;
           onRead(buffer, off, len);
-        } else if (this.#readState !== OPEN) {
+        } else if ((this.#flags & (ENDED | CLOSED)) !== 0) {
           this.#onRead = this.#onEof = null;
-          if (this.#failed) onEof(this.#error);
+          if ((this.#flags & FAILED) !== 0) onEof(this.#error);
           else onEof();
-        } else if (!this.#requested) {
-          this.#requested = true;
-          this.#readChannel!.request(); // may answer synchronously
-          if (this.#heldLen === 0 && this.#readState === OPEN) return;
+        } else if ((this.#flags & REQUESTED) === 0) {
+          this.#flags |= REQUESTED;
+          this.#readerChannel.request(); // may answer synchronously
+          if (
+            this.#heldLen === 0 && (this.#flags & (ENDED | CLOSED)) === 0
+          ) return;
         } else {
           return; // the source will answer
         }
       }
     } catch (error) {
-      this.#serving = false;
+      this.#flags &= ~SERVING;
       // A read scheduled before the throw must not be stranded.
-      if (this.#onRead !== null) queueMicrotask(() => this.#serveAsync());
+      if (this.#onRead !== null) queueMicrotask(() => this.#resume(false));
       if (direct) throw error;
-      this.#readChannel!.callbackError(error);
+      this.#readerChannel.callbackError(error);
     } finally {
-      this.#serving = false;
+      this.#flags &= ~SERVING;
     }
   }
 
-  #serveAsync(): void {
-    if (this.#onRead !== null && !this.#serving) this.#serve(false);
+  // Serves a pending read unless the loop is already on the stack.
+  #resume(direct: boolean): void {
+    if (this.#onRead !== null && (this.#flags & SERVING) === 0) {
+      this.#serve(direct);
+    }
   }
 
   #deliver(bytes: Uint8Array, off: number, len: number): void {
-    this.#requested = false;
-    if (this.#readState !== OPEN) return; // closed: input is discarded
+    const flags = (this.#flags &= ~REQUESTED);
+    if ((flags & (ENDED | CLOSED)) !== 0) return; // closed: input is discarded
     if (this.#heldLen > 0) {
       throw new Error(
         "deliverInput: a chunk is already held; wait for request()",
@@ -384,27 +395,26 @@ export class Body<Rw extends BodySide> {
       this.#heldOff = off;
       this.#heldLen = len;
     }
-    if (this.#onRead !== null && !this.#serving) this.#serve(false);
+    this.#resume(false);
   }
 
   #end(failed: boolean, error: unknown): void {
-    this.#requested = false;
-    if (this.#readState !== OPEN) return;
+    const flags = (this.#flags &= ~REQUESTED);
+    if ((flags & (ENDED | CLOSED)) !== 0) return;
     if (failed) {
       // "An error shuts down the reader": buffered bytes are dropped too,
       // and a failure never looks like a clean end.
       this.#held = null;
       this.#heldLen = 0;
-      this.#failed = true;
       this.#error = error === undefined
         ? new Error("Body: the input failed without a reason")
         : error;
-      this.#readState = CLOSED;
-      this.#readChannel!.release(this.#error);
+      this.#flags = flags | CLOSED | FAILED;
+      this.#readerChannel.release(this.#error);
     } else {
-      this.#readState = ENDED;
+      this.#flags = flags | ENDED;
     }
-    if (this.#onRead !== null && !this.#serving) this.#serve(false);
+    this.#resume(false);
   }
 
   // ===================================================================
@@ -515,7 +525,6 @@ export class Body<Rw extends BodySide> {
       if (read === rest.length) break;
       // The buffer is full (less than one character's bytes left).
       rest = rest.slice(read);
-      this.#sealFull();
     }
     this.#wakeChannel();
   }
@@ -611,9 +620,13 @@ export class Body<Rw extends BodySide> {
     if (callback === undefined) {
       promise = new Promise((resolve) => (callback = resolve));
     }
-    (this.#flushTargets ??= []).push(this.#written);
+    // Once the channel is gone, writes are dropped and never reach it: a
+    // later flush can only answer "closed" (so write/flush loops end).
+    (this.#flushTargets ??= []).push(
+      (this.#flags & GONE) !== 0 ? Infinity : this.#written,
+    );
     (this.#flushCallbacks ??= []).push(callback!);
-    if (this.#channelClosed || this.#delivered >= this.#written) {
+    if ((this.#flags & GONE) !== 0 || this.#delivered >= this.#written) {
       this.#queueSettle();
     }
     return promise;
@@ -628,8 +641,8 @@ export class Body<Rw extends BodySide> {
    */
   closeWriter(this: Body<"write">): void {
     this.#expect("write", "closeWriter");
-    if (this.#closedByApp) return;
-    this.#closedByApp = true;
+    if ((this.#flags & APP_CLOSED) !== 0) return;
+    this.#flags |= APP_CLOSED;
     this.#wakeChannel();
   }
 
@@ -644,26 +657,33 @@ export class Body<Rw extends BodySide> {
   // Whether a write may go ahead: throws once closed by the application,
   // false (drop it) once the channel is gone.
   #writable(method: string): boolean {
-    if (this.#closedByApp) throw new Error(`Body.${method}: body is closed`);
-    return !this.#channelClosed;
+    const flags = this.#flags;
+    if ((flags & APP_CLOSED) !== 0) {
+      throw new Error(`Body.${method}: body is closed`);
+    }
+    return (flags & GONE) === 0;
   }
 
   // Returns the coalescing buffer with at least `min` free bytes after
-  // #bufLen, sealing a buffer with less and allocating one sized to `want`.
+  // #bufLen. A full buffer smaller than bufferSize grows (its pending bytes
+  // are still ours to move), so small writes end up in chunks as large as
+  // bufferSize; a full buffer at bufferSize is sealed. `want` sizes a new
+  // buffer to the data: the bytes this write still has to place.
   #reserve(min: number, want: number): Uint8Array {
     const buf = this.#buf;
-    if (buf !== null && buf.length - this.#bufLen >= min) return buf;
-    if (buf !== null) this.#sealFull();
-    const size = Math.min(this.#bufferSize, Math.max(this.#nextSize, want));
-    return (this.#buf = new Uint8Array(Math.max(size, min)));
-  }
-
-  // Seals a buffer that filled up. Filling up means data is flowing, so the
-  // next buffer is twice as large, up to bufferSize.
-  #sealFull(): void {
+    const len = this.#bufLen;
+    if (buf !== null && buf.length - len >= min) return buf;
+    const max = this.#bufferSize;
+    if (buf !== null && len > 0 && len + min <= max) {
+      const size = Math.min(max, Math.max(buf.length * 2, len + want));
+      const grown = new Uint8Array(size);
+      grown.set(buf.subarray(0, len));
+      if (size > this.#nextSize) this.#nextSize = size;
+      return (this.#buf = grown);
+    }
     this.#seal();
-    this.#buf = null;
-    this.#nextSize = Math.min(this.#bufferSize, this.#nextSize * 2);
+    const size = Math.min(max, Math.max(this.#nextSize, want));
+    return (this.#buf = new Uint8Array(Math.max(size, min)));
   }
 
   // Moves the pending part of the coalescing buffer to the queue. The free
@@ -683,12 +703,12 @@ export class Body<Rw extends BodySide> {
   }
 
   #wakeChannel(): void {
-    if (!this.#channelWaiting || this.#wakeQueued) return;
-    this.#channelWaiting = false;
-    this.#wakeQueued = true;
+    const flags = this.#flags;
+    if ((flags & (WAITING | WAKE_QUEUED)) !== WAITING) return;
+    this.#flags = (flags & ~WAITING) | WAKE_QUEUED;
     queueMicrotask(() => {
-      this.#wakeQueued = false;
-      if (!this.#channelClosed) this.#writeChannel!.wake();
+      this.#flags &= ~WAKE_QUEUED;
+      if ((this.#flags & GONE) === 0) this.#writerChannel.wake();
     });
   }
 
@@ -710,12 +730,12 @@ export class Body<Rw extends BodySide> {
       this.#cutTail(buf);
       return chunk;
     }
-    if (this.#closedByApp) {
-      this.#eosSent = true;
+    if ((this.#flags & APP_CLOSED) !== 0) {
+      this.#flags |= EOS_SENT;
       this.#buf = null;
       return "close";
     }
-    this.#channelWaiting = true;
+    this.#flags |= WAITING;
     return "yield";
   }
 
@@ -725,9 +745,8 @@ export class Body<Rw extends BodySide> {
   }
 
   #outputClosed(): void {
-    if (this.#channelClosed) return;
-    this.#channelClosed = true;
-    this.#channelWaiting = false;
+    if ((this.#flags & GONE) !== 0) return;
+    this.#flags = (this.#flags | GONE) & ~WAITING;
     // Nothing pending can be delivered any more: let the memory go.
     this.#queue = null;
     this.#queueHead = 0;
@@ -738,18 +757,17 @@ export class Body<Rw extends BodySide> {
   }
 
   #abort(reason: unknown): void {
-    this.#closedByApp = true;
-    if (this.#channelClosed) return;
-    const eos = this.#eosSent;
+    const flags = (this.#flags |= APP_CLOSED);
+    if ((flags & GONE) !== 0) return;
     this.#outputClosed();
-    if (!eos) this.#writeChannel!.abort(reason);
+    if ((flags & EOS_SENT) === 0) this.#writerChannel.abort(reason);
   }
 
   #queueSettle(): void {
-    if (this.#settleQueued) return;
-    this.#settleQueued = true;
+    if ((this.#flags & SETTLE_QUEUED) !== 0) return;
+    this.#flags |= SETTLE_QUEUED;
     queueMicrotask(() => {
-      this.#settleQueued = false;
+      this.#flags &= ~SETTLE_QUEUED;
       this.#settle();
     });
   }
@@ -766,7 +784,7 @@ export class Body<Rw extends BodySide> {
       const i = this.#flushHead;
       let result: FlushResult;
       if (targets[i]! <= this.#delivered) result = "written";
-      else if (this.#channelClosed) result = "closed";
+      else if ((this.#flags & GONE) !== 0) result = "closed";
       else break;
       const callback = callbacks[i]!;
       this.#flushHead = i + 1;
@@ -782,7 +800,7 @@ export class Body<Rw extends BodySide> {
       this.#flushHead = 0;
     }
     if (errors !== null) {
-      for (const error of errors) this.#writeChannel!.callbackError(error);
+      for (const error of errors) this.#writerChannel.callbackError(error);
     }
   }
 }

@@ -59,13 +59,14 @@ export interface StreamingBody {
  */
 export function streamingBody(options?: BodyOptions): StreamingBody {
   const sink = new StreamSink(options);
-  return { body: sink.body, readable: sink.readable };
+  const readable = new ReadableStream<Uint8Array>(sink, { highWaterMark: 0 });
+  return { body: sink.body, readable };
 }
 
-// The channel end of streamingBody, and the readable's underlying source.
-class StreamSink implements WriteChannel {
+// The channel end of streamingBody, and the underlying source of its
+// readable (prototype methods: an idle body costs no closures).
+class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   readonly body: Body<"write">;
-  readonly readable: ReadableStream<Uint8Array>;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   #pulling = false; // a read is pending and got nothing yet
   #done = false; // the stream is closed, errored or cancelled
@@ -74,19 +75,20 @@ class StreamSink implements WriteChannel {
   constructor(options: BodyOptions | undefined) {
     this.#onError = options?.onError;
     this.body = createWriter(this, options);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
-      },
-      pull: () => {
-        this.#pulling = true;
-        this.#pump();
-      },
-      cancel: () => {
-        this.#done = true;
-        outputClosed(this.body);
-      },
-    }, { highWaterMark: 0 });
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#controller = controller;
+  }
+
+  pull(): void {
+    this.#pulling = true;
+    this.#pump();
+  }
+
+  cancel(): void {
+    this.#done = true;
+    outputClosed(this.body);
   }
 
   wake(): void {
