@@ -184,8 +184,7 @@ Deno.test("a read scheduled inside onRead is served after onRead returns", () =>
 Deno.test("100k chunks re-scheduled inside onRead run in constant stack", () => {
   let left = 100_000;
   const one = new Uint8Array([7]);
-  let body: Body<"read">;
-  body = createReader({
+  const body: Body<"read"> = createReader({
     request: () => left-- > 0 ? deliverInput(body, one) : endInput(body),
     release() {},
     callbackError: (e) => {
