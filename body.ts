@@ -60,6 +60,17 @@ export interface BodyOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Options of a writer body. */
+export interface WriterOptions extends BodyOptions {
+  /**
+   * The exact number of bytes the body will carry (a response's
+   * `content-length`). A write that would go past it throws a `RangeError`
+   * and writes nothing; `closeWriter()` short of it aborts the output
+   * instead of ending it cleanly, so a truncated body never looks complete.
+   */
+  contentLength?: number;
+}
+
 /** The default {@linkcode BodyOptions.bufferSize}: 64 KiB. */
 export const DEFAULT_BUFFER_SIZE = 65536;
 
@@ -192,6 +203,7 @@ export class Body<Rw extends BodySide> {
 
   // ---- write side (valid when #side is "write") ----
   #bufferSize = DEFAULT_BUFFER_SIZE;
+  #length = -1; // the declared exact output length, or -1 for none
   #nextSize = FIRST_BUFFER;
   // Sealed chunks waiting for the channel: #queue[#queueHead..]. Never
   // written again once sealed.
@@ -229,7 +241,7 @@ export class Body<Rw extends BodySide> {
     key: symbol,
     side: Rw,
     channel: Rw extends "read" ? ReadChannel : WriteChannel,
-    options?: BodyOptions,
+    options?: WriterOptions,
   ) {
     if (key !== token) {
       throw new TypeError(
@@ -241,6 +253,10 @@ export class Body<Rw extends BodySide> {
     const size = options?.bufferSize;
     if (size !== undefined) this.#bufferSize = checkBufferSize("Body", size);
     if (this.#nextSize > this.#bufferSize) this.#nextSize = this.#bufferSize;
+    const length = options?.contentLength;
+    if (length !== undefined) {
+      this.#length = checkIndex("Body", "contentLength", length, 2 ** 53 - 1);
+    }
   }
 
   get #readerChannel(): ReadChannel {
@@ -441,7 +457,8 @@ export class Body<Rw extends BodySide> {
           describe(char),
       );
     }
-    if (!this.#writable("writeChar")) return;
+    const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (!this.#writable("writeChar", size)) return;
     const buf = this.#reserve(4, 4);
     let i = this.#bufLen;
     if (cp < 0x80) {
@@ -494,7 +511,8 @@ export class Body<Rw extends BodySide> {
     const count = len === undefined
       ? str.length - start
       : checkIndex("writeString", "len", len, str.length - start);
-    if (!this.#writable("writeString") || count === 0) return;
+    const size = this.#length < 0 ? 0 : utf8Length(str, start, count);
+    if (!this.#writable("writeString", size) || count === 0) return;
 
     // Fast path: short ASCII runs are copied by hand, which beats the
     // subarray + encodeInto round trip for the small writes it exists for.
@@ -546,7 +564,7 @@ export class Body<Rw extends BodySide> {
   ): void {
     this.#expect("write", "writeBigstring");
     const [start, count] = checkBytes("writeBigstring", bytes, off, len);
-    if (!this.#writable("writeBigstring") || count === 0) return;
+    if (!this.#writable("writeBigstring", count) || count === 0) return;
     let from = start;
     const end = start + count;
     while (from < end) {
@@ -584,7 +602,7 @@ export class Body<Rw extends BodySide> {
   ): void {
     this.#expect("write", "scheduleBigstring");
     const [start, count] = checkBytes("scheduleBigstring", bytes, off, len);
-    if (!this.#writable("scheduleBigstring") || count === 0) return;
+    if (!this.#writable("scheduleBigstring", count) || count === 0) return;
     this.#seal();
     (this.#queue ??= []).push(
       count === bytes.length ? bytes : bytes.subarray(start, start + count),
@@ -635,7 +653,8 @@ export class Body<Rw extends BodySide> {
   /**
    * Closes the writer: later `write*`/`scheduleBigstring` calls throw.
    * Pending output is still delivered, then the channel sees end-of-stream.
-   * `flush` still works. Idempotent.
+   * `flush` still works. Idempotent. With a declared `contentLength` not yet
+   * reached, the output is aborted instead: it must not look complete.
    *
    * @throws {TypeError} on a reader body.
    */
@@ -643,6 +662,14 @@ export class Body<Rw extends BodySide> {
     this.#expect("write", "closeWriter");
     if ((this.#flags & APP_CLOSED) !== 0) return;
     this.#flags |= APP_CLOSED;
+    const length = this.#length;
+    if (length >= 0 && this.#written < length) {
+      return this.#abort(
+        new Error(
+          `Body.closeWriter: closed after ${this.#written} of the ${length} declared bytes`,
+        ),
+      );
+    }
     this.#wakeChannel();
   }
 
@@ -654,14 +681,22 @@ export class Body<Rw extends BodySide> {
     }
   }
 
-  // Whether a write may go ahead: throws once closed by the application,
-  // false (drop it) once the channel is gone.
-  #writable(method: string): boolean {
+  // Whether a write of `size` bytes may go ahead: throws once closed by the
+  // application or past the declared length, false (drop it) once the
+  // channel is gone.
+  #writable(method: string, size: number): boolean {
     const flags = this.#flags;
     if ((flags & APP_CLOSED) !== 0) {
       throw new Error(`Body.${method}: body is closed`);
     }
-    return (flags & GONE) === 0;
+    if ((flags & GONE) !== 0) return false;
+    const length = this.#length;
+    if (length >= 0 && this.#written + size > length) {
+      throw new RangeError(
+        `Body.${method}: ${size} more bytes would exceed the declared length of ${length} bytes (${this.#written} written)`,
+      );
+    }
+    return true;
   }
 
   // Returns the coalescing buffer with at least `min` free bytes after
@@ -844,7 +879,7 @@ export function createReader(
 /** Makes a writer body whose output goes to `channel`. */
 export function createWriter(
   channel: WriteChannel,
-  options?: BodyOptions,
+  options?: WriterOptions,
 ): Body<"write"> {
   return new Body(token, "write", channel, options);
 }
@@ -969,6 +1004,26 @@ function checkBytes(
     ? bytes.length - start
     : checkIndex(method, "len", len, bytes.length - start);
   return [start, count];
+}
+
+// The UTF-8 length of str[start, start + count), as TextEncoder would write
+// it (a lone surrogate becomes U+FFFD, 3 bytes).
+function utf8Length(str: string, start: number, count: number): number {
+  let n = 0;
+  const end = start + count;
+  for (let i = start; i < end; i++) {
+    const c = str.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
+      const d = str.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
 }
 
 /**

@@ -31,11 +31,13 @@ export {
   DEFAULT_BUFFER_SIZE,
   type FlushResult,
   type ReadCallbacks,
+  type WriterOptions,
 } from "./body.ts";
 export {
   bodyFromReadable,
   bodyFromWritable,
   readableFromBody,
+  type ReaderOptions,
   type StreamingBody,
   streamingBody,
   writableFromBody,

@@ -13,7 +13,11 @@
  * @module
  */
 
-export { bodyFromReadable, readableFromBody } from "./readable.ts";
+export {
+  bodyFromReadable,
+  readableFromBody,
+  type ReaderOptions,
+} from "./readable.ts";
 export {
   bodyFromWritable,
   type StreamingBody,

@@ -27,6 +27,17 @@ import {
 // Larger BYOB views collapse on chunked uploads in Deno's server (measured).
 const MAX_VIEW = 65536;
 
+/** Options of {@linkcode bodyFromReadable}. */
+export interface ReaderOptions extends BodyOptions {
+  /**
+   * The most bytes the stream may bring. A stream that grows past it is
+   * cancelled and its read answered `onEof(error)` with a `RangeError`
+   * naming the limit; the bytes past the limit are never delivered.
+   * Default: no limit.
+   */
+  maxBytes?: number;
+}
+
 /**
  * A `Body<"read">` over `stream`. The stream is locked at once and read
  * only while a read is scheduled. With a byte stream, a BYOB reader fills
@@ -41,7 +52,7 @@ const MAX_VIEW = 65536;
  * `options.onError`.
  *
  * @param stream a stream of Uint8Array chunks, not locked.
- * @param options `bufferSize` for the BYOB buffer; `onError`.
+ * @param options `bufferSize` for the BYOB buffer; `maxBytes`; `onError`.
  * @returns the reader body; it owns the stream from now on.
  * @throws {TypeError} when `stream` is not an unlocked ReadableStream.
  *
@@ -64,7 +75,20 @@ const MAX_VIEW = 65536;
  */
 export function bodyFromReadable(
   stream: ReadableStream<Uint8Array>,
-  options?: BodyOptions,
+  options?: ReaderOptions,
+): Body<"read"> {
+  return readerFromStream(stream, options);
+}
+
+/**
+ * {@linkcode bodyFromReadable} with a hook for the `Deno.serve` adapter:
+ * `onOverflow` is called when the stream passed `maxBytes`, after the body
+ * failed with the `RangeError` it receives. Not part of the public API.
+ */
+export function readerFromStream(
+  stream: ReadableStream<Uint8Array>,
+  options?: ReaderOptions,
+  onOverflow?: (error: RangeError) => void,
 ): Body<"read"> {
   if (!(stream instanceof ReadableStream)) {
     throw new TypeError(
@@ -78,7 +102,17 @@ export function bodyFromReadable(
   const size = options?.bufferSize === undefined
     ? DEFAULT_BUFFER_SIZE
     : checkBufferSize("bodyFromReadable", options.bufferSize);
+  const max = options?.maxBytes;
+  if (
+    max !== undefined &&
+    (typeof max !== "number" || !Number.isSafeInteger(max) || max < 0)
+  ) {
+    throw new (typeof max === "number" ? RangeError : TypeError)(
+      `bodyFromReadable: maxBytes must be a non-negative integer, received ${max}`,
+    );
+  }
   const source = new StreamSource(stream, Math.min(size, MAX_VIEW), options);
+  source.limit(max ?? -1, onOverflow);
   return source.body;
 }
 
@@ -94,11 +128,14 @@ class StreamSource implements ReadChannel {
   #buffer: ArrayBuffer | null = null;
   #released = false;
   #onError: ((error: unknown) => void) | undefined;
+  #max = -1; // maxBytes, or -1 for none
+  #count = 0; // bytes the stream brought so far
+  #onOverflow: ((error: RangeError) => void) | undefined;
 
   constructor(
     stream: ReadableStream<Uint8Array>,
     viewSize: number,
-    options: BodyOptions | undefined,
+    options: ReaderOptions | undefined,
   ) {
     this.#viewSize = viewSize;
     this.#onError = options?.onError;
@@ -110,6 +147,11 @@ class StreamSource implements ReadChannel {
       this.#reader = stream.getReader();
     }
     this.body = createReader(this, options);
+  }
+
+  limit(max: number, onOverflow?: (error: RangeError) => void): void {
+    this.#max = max;
+    this.#onOverflow = onOverflow;
   }
 
   request(): void {
@@ -142,15 +184,13 @@ class StreamSource implements ReadChannel {
     const view = result.value;
     if (view !== undefined) this.#buffer = view.buffer as ArrayBuffer;
     if (result.done) endInput(this.body);
-    else deliverInput(this.body, view!, 0, view!.length);
+    else this.#deliver(view!);
   };
 
   #onChunk = (result: ReadableStreamReadResult<Uint8Array>): void => {
     if (result.done) return endInput(this.body);
     const chunk: unknown = result.value;
-    if (chunk instanceof Uint8Array) {
-      return deliverInput(this.body, chunk, 0, chunk.length);
-    }
+    if (chunk instanceof Uint8Array) return this.#deliver(chunk);
     failInput(
       this.body,
       new TypeError(
@@ -158,6 +198,19 @@ class StreamSource implements ReadChannel {
       ),
     );
   };
+
+  #deliver(chunk: Uint8Array): void {
+    const max = this.#max;
+    if (max >= 0 && (this.#count += chunk.length) > max) {
+      const error = new RangeError(
+        `bodyFromReadable: the body is larger than the limit of ${max} bytes`,
+      );
+      failInput(this.body, error); // cancels the stream
+      this.#onOverflow?.(error);
+      return;
+    }
+    deliverInput(this.body, chunk, 0, chunk.length);
+  }
 
   #onFailure = (error: unknown): void => {
     if (!this.#released) failInput(this.body, error);

@@ -15,12 +15,12 @@
 import {
   abortOutput,
   type Body,
-  type BodyOptions,
   createWriter,
   nextOutput,
   outputClosed,
   outputWritten,
   type WriteChannel,
+  type WriterOptions,
 } from "../body.ts";
 
 /** A writer body and the stream that carries its output. */
@@ -57,7 +57,7 @@ export interface StreamingBody {
  * if (text !== "line 0\nline 1\nline 2\n") throw new Error(text);
  * ```
  */
-export function streamingBody(options?: BodyOptions): StreamingBody {
+export function streamingBody(options?: WriterOptions): StreamingBody {
   const sink = new StreamSink(options);
   const readable = new ReadableStream<Uint8Array>(sink, { highWaterMark: 0 });
   return { body: sink.body, readable };
@@ -72,7 +72,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   #done = false; // the stream is closed, errored or cancelled
   #onError: ((error: unknown) => void) | undefined;
 
-  constructor(options: BodyOptions | undefined) {
+  constructor(options: WriterOptions | undefined) {
     this.#onError = options?.onError;
     this.body = createWriter(this, options);
   }
@@ -155,7 +155,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
  */
 export function bodyFromWritable(
   stream: WritableStream<Uint8Array>,
-  options?: BodyOptions,
+  options?: WriterOptions,
 ): Body<"write"> {
   if (!(stream instanceof WritableStream)) {
     throw new TypeError(
@@ -178,7 +178,7 @@ class WritableSink implements WriteChannel {
   #head = 0;
   #onError: ((error: unknown) => void) | undefined;
 
-  constructor(stream: WritableStream<Uint8Array>, options?: BodyOptions) {
+  constructor(stream: WritableStream<Uint8Array>, options?: WriterOptions) {
     this.#onError = options?.onError;
     this.#writer = stream.getWriter();
     this.body = createWriter(this, options);

@@ -377,7 +377,10 @@ interface ScriptedWriter {
   callbackErrors: unknown[];
 }
 
-function writer(bufferSize?: number): ScriptedWriter {
+function writer(
+  bufferSize?: number,
+  contentLength?: number,
+): ScriptedWriter {
   const w: ScriptedWriter = {
     body: undefined as unknown as Body<"write">,
     wakes: 0,
@@ -388,7 +391,7 @@ function writer(bufferSize?: number): ScriptedWriter {
     wake: () => void w.wakes++,
     abort: (reason) => void w.aborted.push(reason),
     callbackError: (error) => void w.callbackErrors.push(error),
-  }, bufferSize === undefined ? undefined : { bufferSize });
+  }, { bufferSize, contentLength });
   return w;
 }
 
@@ -810,4 +813,46 @@ Deno.test("Body cannot be constructed directly", () => {
     constructor: new (...a: unknown[]) => unknown;
   };
   assert.throws(() => new constructor(Symbol("x"), "write", {}), TypeError);
+});
+
+Deno.test("a write past the declared contentLength throws RangeError and writes nothing", () => {
+  const w = writer(undefined, 5);
+  w.body.writeString("h\u00e9l"); // 4 bytes
+  const b = w.body as unknown as Record<string, (...a: unknown[]) => void>;
+  const cases: [string, unknown[]][] = [
+    ["writeString", ["\u00e9"]],
+    ["writeString", ["xy"]],
+    ["writeChar", ["\u20ac"]],
+    ["writeBigstring", [new Uint8Array(2)]],
+    ["scheduleBigstring", [new Uint8Array(2)]],
+  ];
+  for (const [method, args] of cases) {
+    assert.throws(() => b[method]!.apply(w.body, args), {
+      name: "RangeError",
+      message: new RegExp(`^Body\\.${method}: .*declared length of 5 bytes`),
+    });
+  }
+  assert.equal(w.body.pendingBytes, 4);
+  w.body.writeChar("!");
+  w.body.closeWriter();
+  assert.equal(dec.decode(concat(drain(w.body))), "h\u00e9l!");
+  assert.equal(nextOutput(w.body), "close");
+  assert.deepEqual(w.aborted, []);
+});
+
+Deno.test("closeWriter short of the declared contentLength aborts the output", async () => {
+  const w = writer(undefined, 10);
+  const log: string[] = [];
+  w.body.writeString("short");
+  flushLog(w.body, log, "f");
+  w.body.closeWriter();
+  await settle();
+  assert.equal(w.aborted.length, 1);
+  assert.ok(w.aborted[0] instanceof Error);
+  assert.match(
+    (w.aborted[0] as Error).message,
+    /^Body\.closeWriter: closed after 5 of the 10/,
+  );
+  assert.deepEqual(log, ["f closed"]);
+  assert.equal(w.body.isClosed(), true);
 });
