@@ -137,6 +137,7 @@ const EOS_SENT = 128; // nextOutput() returned "close"
 const WAITING = 256; // nextOutput() returned "yield": wake on new output
 const WAKE_QUEUED = 512; // a wake() microtask is queued
 const SETTLE_QUEUED = 1024; // a flush-settling microtask is queued
+const DRAINING = 2048; // endOutput(): pending output, then end-of-stream
 
 // Smallest free tail of a coalescing buffer worth writing into after the
 // bytes before it were handed to the channel.
@@ -163,6 +164,7 @@ let friend: {
   written(body: Body<"write">, n: number): void;
   closed(body: Body<"write">): void;
   abort(body: Body<"write">, reason: unknown): void;
+  drain(body: Body<"write">): void;
 };
 
 /**
@@ -228,6 +230,7 @@ export class Body<Rw extends BodySide> {
       written: (body, n) => body.#outputWritten(n),
       closed: (body) => body.#outputClosed(),
       abort: (body, reason) => body.#abort(reason),
+      drain: (body) => body.#drain(),
     };
   }
 
@@ -290,7 +293,7 @@ export class Body<Rw extends BodySide> {
   isClosed(): boolean {
     return this.#side === "read"
       ? (this.#flags & (ENDED | CLOSED)) !== 0
-      : (this.#flags & (APP_CLOSED | GONE)) !== 0;
+      : (this.#flags & (APP_CLOSED | GONE | DRAINING)) !== 0;
   }
 
   // ===================================================================
@@ -641,10 +644,13 @@ export class Body<Rw extends BodySide> {
     // Once the channel is gone, writes are dropped and never reach it: a
     // later flush can only answer "closed" (so write/flush loops end).
     (this.#flushTargets ??= []).push(
-      (this.#flags & GONE) !== 0 ? Infinity : this.#written,
+      (this.#flags & (GONE | DRAINING)) !== 0 ? Infinity : this.#written,
     );
     (this.#flushCallbacks ??= []).push(callback!);
-    if ((this.#flags & GONE) !== 0 || this.#delivered >= this.#written) {
+    if (
+      (this.#flags & (GONE | EOS_SENT)) !== 0 ||
+      this.#delivered >= this.#written
+    ) {
       this.#queueSettle();
     }
     return promise;
@@ -689,7 +695,7 @@ export class Body<Rw extends BodySide> {
     if ((flags & APP_CLOSED) !== 0) {
       throw new Error(`Body.${method}: body is closed`);
     }
-    if ((flags & GONE) !== 0) return false;
+    if ((flags & (GONE | DRAINING)) !== 0) return false;
     const length = this.#length;
     if (length >= 0 && this.#written + size > length) {
       throw new RangeError(
@@ -765,9 +771,13 @@ export class Body<Rw extends BodySide> {
       this.#cutTail(buf);
       return chunk;
     }
-    if ((this.#flags & APP_CLOSED) !== 0) {
+    if ((this.#flags & (APP_CLOSED | DRAINING)) !== 0) {
       this.#flags |= EOS_SENT;
       this.#buf = null;
+      // Nothing more will reach the channel: unanswered flushes are "closed".
+      if (this.#flushHead < (this.#flushTargets?.length ?? 0)) {
+        this.#queueSettle();
+      }
       return "close";
     }
     this.#flags |= WAITING;
@@ -798,6 +808,21 @@ export class Body<Rw extends BodySide> {
     if ((flags & EOS_SENT) === 0) this.#writerChannel.abort(reason);
   }
 
+  #drain(): void {
+    const flags = this.#flags;
+    if ((flags & (GONE | EOS_SENT | DRAINING)) !== 0) return;
+    this.#flags = flags | DRAINING;
+    const length = this.#length;
+    if (length >= 0 && this.#written < length) {
+      return this.#abort(
+        new Error(
+          `Body: output ended after ${this.#written} of the ${length} declared bytes`,
+        ),
+      );
+    }
+    this.#wakeChannel();
+  }
+
   #queueSettle(): void {
     if ((this.#flags & SETTLE_QUEUED) !== 0) return;
     this.#flags |= SETTLE_QUEUED;
@@ -819,7 +844,10 @@ export class Body<Rw extends BodySide> {
       const i = this.#flushHead;
       let result: FlushResult;
       if (targets[i]! <= this.#delivered) result = "written";
-      else if ((this.#flags & GONE) !== 0) result = "closed";
+      else if (
+        (this.#flags & GONE) !== 0 ||
+        ((this.#flags & EOS_SENT) !== 0 && targets[i]! > this.#taken)
+      ) result = "closed"; // these bytes can no longer reach the channel
       else break;
       const callback = callbacks[i]!;
       this.#flushHead = i + 1;
@@ -941,6 +969,16 @@ export function outputWritten(body: Body<"write">, n: number): void {
  */
 export function outputClosed(body: Body<"write">): void {
   friend.closed(body);
+}
+
+/**
+ * The channel is ending (e.g. server shutdown): pending output is still
+ * delivered, then end-of-stream; later writes are dropped without throwing
+ * and later flushes answer `"closed"`, as when the channel is gone. Short
+ * of a declared `contentLength`, the output is aborted instead.
+ */
+export function endOutput(body: Body<"write">): void {
+  friend.drain(body);
 }
 
 /**

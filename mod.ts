@@ -42,3 +42,9 @@ export {
   streamingBody,
   writableFromBody,
 } from "./adapters/mod.ts";
+export {
+  type BodyHandler,
+  Reqd,
+  withBody,
+  type WithBodyOptions,
+} from "./adapters/serve.ts";

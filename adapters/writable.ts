@@ -58,7 +58,19 @@ export interface StreamingBody {
  * ```
  */
 export function streamingBody(options?: WriterOptions): StreamingBody {
-  const sink = new StreamSink(options);
+  return openStream(options);
+}
+
+/**
+ * {@linkcode streamingBody} with a hook for the `Deno.serve` adapter:
+ * `onEnd` is called once when the readable closed, errored or was
+ * cancelled. Not part of the public API.
+ */
+export function openStream(
+  options?: WriterOptions,
+  onEnd?: () => void,
+): StreamingBody {
+  const sink = new StreamSink(options, onEnd);
   const readable = new ReadableStream<Uint8Array>(sink, { highWaterMark: 0 });
   return { body: sink.body, readable };
 }
@@ -71,9 +83,11 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   #pulling = false; // a read is pending and got nothing yet
   #done = false; // the stream is closed, errored or cancelled
   #onError: ((error: unknown) => void) | undefined;
+  #onEnd: (() => void) | undefined;
 
-  constructor(options: WriterOptions | undefined) {
+  constructor(options: WriterOptions | undefined, onEnd?: () => void) {
     this.#onError = options?.onError;
+    this.#onEnd = onEnd;
     this.body = createWriter(this, options);
   }
 
@@ -87,7 +101,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   }
 
   cancel(): void {
-    this.#done = true;
+    this.#end();
     outputClosed(this.body);
   }
 
@@ -113,7 +127,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
     if (out === "yield") return;
     this.#pulling = false;
     if (out === "close") {
-      this.#done = true;
+      this.#end();
       this.#controller!.close();
     } else {
       this.#controller!.enqueue(out);
@@ -122,9 +136,15 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   }
 
   #fail(reason: unknown): void {
-    if (this.#done) return;
+    if (this.#end()) this.#controller!.error(reason);
+  }
+
+  // Marks the stream finished; false if it already was.
+  #end(): boolean {
+    if (this.#done) return false;
     this.#done = true;
-    this.#controller!.error(reason);
+    this.#onEnd?.();
+    return true;
   }
 }
 
@@ -269,13 +289,20 @@ export function writableFromBody(
   };
   return new WritableStream<Uint8Array>({
     write(chunk) {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new TypeError(
-          "writableFromBody: chunks must be Uint8Array, received " +
-            (chunk === null ? "null" : typeof chunk),
-        );
+      try {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError(
+            "writableFromBody: chunks must be Uint8Array, received " +
+              (chunk === null ? "null" : typeof chunk),
+          );
+        }
+        body.scheduleBigstring(chunk);
+      } catch (error) {
+        // The stream errors and will never close the body: end its output
+        // without a clean end, so its consumer is not left waiting.
+        abortOutput(body, error);
+        throw error;
       }
-      body.scheduleBigstring(chunk);
       return body.flush().then(written);
     },
     close() {
