@@ -49,9 +49,11 @@ export interface WithBodyOptions {
    * When it aborts: every open request body ends with `onEof(reason)`,
    * every streaming response ends after its pending output (later writes
    * are dropped, later flushes answer `"closed"`), and requests not yet
-   * answered get `503`. Pass the same signal to `Deno.serve`, so that
-   * `server.shutdown()` finishes even when handlers wait on vanished
-   * clients.
+   * answered get `503`, so that `server.shutdown()` finishes even when
+   * handlers wait on vanished clients. Abort it, then call
+   * `server.shutdown()`; do not pass it to `Deno.serve` as well: Deno's own
+   * `signal` closes open connections at once, cutting streaming responses
+   * instead of letting them end (denoland/deno#32862).
    */
   signal?: AbortSignal;
 }
