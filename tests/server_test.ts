@@ -1,0 +1,189 @@
+// Smoke test of the demo server (the README's serve command): starts
+// examples/server.ts as a subprocess on a free loopback port, hits every
+// route, and stops it with SIGTERM.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+
+const TIMEOUT_MS = 20_000;
+
+interface Running {
+  base: string;
+  lines: string[];
+  stop(): Promise<Deno.CommandStatus>;
+}
+
+/** Starts the demo; resolves once it printed its address. */
+async function start(): Promise<Running> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env=HOST,PORT",
+      new URL("../examples/server.ts", import.meta.url).pathname,
+    ],
+    env: { HOST: "127.0.0.1", PORT: "0", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const stderr = child.stderr.pipeTo(new WritableStream());
+  const reading = (async () => {
+    const decoder = new TextDecoderStream();
+    let pending = "";
+    for await (const text of child.stdout.pipeThrough(decoder)) {
+      pending += text;
+      const parts = pending.split("\n");
+      pending = parts.pop()!;
+      lines.push(...parts);
+    }
+  })();
+  const base = await waitFor(lines, /demo on (http:\/\/127\.0\.0\.1:\d+)\//);
+  return {
+    base: base[1]!,
+    lines,
+    async stop() {
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await reading;
+      await stderr;
+      return status;
+    },
+  };
+}
+
+/** Waits (bounded) until a printed line matches. */
+async function waitFor(
+  lines: string[],
+  pattern: RegExp,
+): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    for (const line of lines) {
+      const match = line.match(pattern);
+      if (match) return match;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(
+    `no line matched ${pattern} in ${TIMEOUT_MS} ms: ${lines.join(" | ")}`,
+  );
+}
+
+function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  }
+  return bytes;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+Deno.test("the demo server serves every route, logs each request and stops on SIGTERM", async () => {
+  const server = await start();
+  const signal = AbortSignal.timeout(TIMEOUT_MS);
+  try {
+    const { base } = server;
+
+    const index = await fetch(`${base}/`, { signal });
+    assert.equal(index.status, 200);
+    const text = await index.text();
+    for (const path of ["/echo", "/stream", "/upload", "/events"]) {
+      assert.ok(
+        text.includes(`${base}${path}`),
+        `index lists a curl line for ${path}`,
+      );
+    }
+
+    const payload = randomBytes(3 << 20);
+    const echoed = await fetch(`${base}/echo`, {
+      method: "POST",
+      body: payload,
+      signal,
+    });
+    assert.equal(echoed.status, 200);
+    assert.deepEqual(new Uint8Array(await echoed.arrayBuffer()), payload);
+
+    const streamed = await fetch(`${base}/stream?bytes=1000000&chunk=4096`, {
+      signal,
+    });
+    assert.equal(streamed.headers.get("content-length"), "1000000");
+    const bytes = new Uint8Array(await streamed.arrayBuffer());
+    assert.equal(bytes.length, 1_000_000);
+    const pattern = "0123456789abcdefghijklmnopqrstuvwxyz\n";
+    assert.equal(
+      new TextDecoder().decode(bytes.subarray(4090, 4100)),
+      Array.from({ length: 10 }, (_, i) => pattern[(4090 + i) % pattern.length])
+        .join(""),
+    );
+
+    const bad = await fetch(`${base}/stream?chunk=0`, { signal });
+    assert.equal(bad.status, 400);
+    await bad.body?.cancel();
+
+    const uploaded = await fetch(`${base}/upload`, {
+      method: "POST",
+      body: payload,
+      signal,
+    });
+    assert.deepEqual(await uploaded.json(), {
+      bytes: payload.length,
+      sha256: sha256(payload),
+    });
+
+    const events = await fetch(`${base}/events?interval=10&count=3`, {
+      signal,
+    });
+    assert.equal(events.headers.get("content-type"), "text/event-stream");
+    const sse = await events.text();
+    assert.deepEqual(sse.match(/^id: \d+$/gm), ["id: 1", "id: 2", "id: 3"]);
+
+    const missing = await fetch(`${base}/nope`, { signal });
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+
+    await waitFor(server.lines, /^GET \/nope 404 \d+ [\d.]+ms$/);
+    for (
+      const line of [
+        /^GET \/ 200 \d+ [\d.]+ms$/,
+        new RegExp(`^POST /echo 200 ${payload.length} [\\d.]+ms$`),
+        /^GET \/stream 200 1000000 [\d.]+ms$/,
+        /^POST \/upload 200 \d+ [\d.]+ms$/,
+        /^GET \/events 200 \d+ [\d.]+ms$/,
+      ]
+    ) {
+      assert.ok(
+        server.lines.some((l) => line.test(l)),
+        `access log has ${line}`,
+      );
+    }
+  } finally {
+    const status = await server.stop();
+    assert.equal(status.code, 0);
+    assert.ok(server.lines.includes("stopped"), "clean shutdown");
+  }
+});
+
+Deno.test("the demo server ends an open event stream cleanly when it shuts down", async () => {
+  const server = await start();
+  const response = await fetch(`${server.base}/events?interval=20`, {
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  const reader = response.body!.getReader();
+  let received = "";
+  const decoder = new TextDecoder();
+  for (let i = 0; i < 100 && !received.includes("id: 2"); i++) {
+    const { value } = await reader.read();
+    received += decoder.decode(value);
+  }
+  const stopped = server.stop();
+  // The stream ends (done), never with an error: a clean end of the body.
+  for (let i = 0; i < 1000; i++) {
+    const { done } = await reader.read();
+    if (done) break;
+  }
+  assert.equal((await stopped).code, 0);
+  assert.ok(received.includes("id: 2"));
+});
