@@ -376,9 +376,8 @@ export class Body<Rw extends BodySide> {
         } else if ((this.#flags & REQUESTED) === 0) {
           this.#flags |= REQUESTED;
           this.#readerChannel.request(); // may answer synchronously
-          if (
-            this.#heldLen === 0 && (this.#flags & (ENDED | CLOSED)) === 0
-          ) return;
+          // Answered already (a chunk, an empty chunk, EOF): next turn.
+          if ((this.#flags & REQUESTED) !== 0) return;
         } else {
           return; // the source will answer
         }

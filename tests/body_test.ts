@@ -181,6 +181,14 @@ Deno.test("a read scheduled inside onRead is served after onRead returns", () =>
   assert.deepEqual(log, ["enter 1", "leave 1", "enter 2", "leave 2", "eof"]);
 });
 
+Deno.test("an empty chunk answered inside request() makes the body ask again", () => {
+  const r = syncReader([new Uint8Array(0), bytes("x")]);
+  const log: string[] = [];
+  r.body.scheduleRead(recorder(log));
+  assert.deepEqual(log, ["read x"]);
+  assert.equal(r.requests, 2);
+});
+
 Deno.test("100k chunks re-scheduled inside onRead run in constant stack", () => {
   let left = 100_000;
   const one = new Uint8Array([7]);
