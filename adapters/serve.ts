@@ -49,11 +49,11 @@ export interface WithBodyOptions {
    * When it aborts: every open request body ends with `onEof(reason)`,
    * every streaming response ends after its pending output (later writes
    * are dropped, later flushes answer `"closed"`), and requests not yet
-   * answered get `503`, so that `server.shutdown()` finishes even when
-   * handlers wait on vanished clients. Abort it, then call
-   * `server.shutdown()`; do not pass it to `Deno.serve` as well: Deno's own
-   * `signal` closes open connections at once, cutting streaming responses
-   * instead of letting them end (denoland/deno#32862).
+   * answered get `503`. Abort it, then call `server.shutdown()`. Do not
+   * give it to `Deno.serve` too: Deno's own `signal` closes connections at
+   * once, cutting streaming responses (denoland/deno#32862). A graceful
+   * shutdown still waits for clients that stopped reading or owe part of
+   * their upload; end the process after a grace period for those.
    */
   signal?: AbortSignal;
 }
@@ -350,12 +350,16 @@ export class Reqd {
    */
   reportException(error: unknown): void {
     failInput(this.requestBody, error);
+    // The shutdown reason coming back from a handler is no handler failure.
+    const signal = this.#server.signal;
+    const shutdown = signal?.aborted === true && error === signal.reason;
     if (this.#state === STREAMING) {
       abortOutput(this.#responseBody!, error);
     } else if (this.#state === PENDING) {
+      if (shutdown) return this.#respond(unavailable());
       this.#state = COMPLETE;
       this.#errorResponse(error).then((response) => this.#respond(response));
-    } else {
+    } else if (!shutdown) {
       console.error("Request failed after its response was sent:", error);
     }
   }
@@ -411,9 +415,9 @@ export class Reqd {
 
   /** Shutdown (withBody's signal aborted). */
   [kShutdown](reason: unknown): void {
-    if (this.#requestBody !== null) failInput(this.#requestBody, reason);
     if (this.#state === PENDING) this.#respond(unavailable());
     else if (this.#state === STREAMING) endOutput(this.#responseBody!);
+    if (this.#requestBody !== null) failInput(this.#requestBody, reason);
   }
 }
 

@@ -20,6 +20,8 @@ import { type Body, type Reqd, withBody } from "@httpaf/body";
 const MAX_CHUNK = 1 << 20;
 /** The largest `bytes` of `/stream`: 1 TiB. */
 const MAX_STREAM = 2 ** 40;
+/** How long a shutdown waits for open responses before cutting them. */
+const GRACE_MS = 5000;
 
 /**
  * The demo's routes as a fetch handler, with an access-log line per
@@ -302,7 +304,9 @@ function accessLogged(
 
 /**
  * Serves the demo on `HOST:PORT` (default 127.0.0.1:8000) until SIGINT or
- * SIGTERM, then shuts down cleanly: open bodies end, new requests get 503.
+ * SIGTERM, then shuts down cleanly: open bodies end, new requests get 503,
+ * and connections still open after 5 s (or a second signal) are cut by
+ * ending the process.
  *
  * @returns once the server has stopped.
  */
@@ -313,7 +317,13 @@ export async function main(): Promise<void> {
     console.error(`PORT must be an integer from 0 to 65535`);
     Deno.exit(2);
   }
-  const stop = new AbortController();
+  // Two-phase shutdown. `drain` goes to withBody: open bodies end cleanly,
+  // new requests get 503, and server.shutdown() lets responses finish.
+  // A client that stopped reading, or owes part of its upload, holds a
+  // graceful shutdown forever; Deno 2.9.6 cannot cut connections once
+  // shutdown() began (aborting Deno.serve's signal then throws an uncaught
+  // BadResource), so after GRACE_MS — or a second signal — the process ends.
+  const drain = new AbortController();
   const server = Deno.serve({
     hostname,
     port,
@@ -321,19 +331,23 @@ export async function main(): Promise<void> {
       console.log(
         `@httpaf/body demo on http://${hostname}:${port}/ (curl it for the routes)`,
       ),
-  }, createApp(stop.signal));
-  // Deno.serve's own `signal` option closes open connections at once,
-  // cutting streaming responses (denoland/deno#32862). So the signal goes
-  // to withBody only, which ends every body cleanly, and shutdown() drains.
+  }, createApp(drain.signal));
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  const cut = () => {
+    console.log("stopped: cut the connections still open");
+    Deno.exit(0);
+  };
   const signals = ["SIGINT", "SIGTERM"] as const;
   const onSignal = () => {
-    if (stop.signal.aborted) return;
+    if (drain.signal.aborted) return cut();
     console.log("shutting down");
-    stop.abort(new Error("server shutting down"));
+    drain.abort(new Error("server shutting down"));
     server.shutdown();
+    grace = setTimeout(cut, GRACE_MS);
   };
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   await server.finished;
+  clearTimeout(grace);
   for (const s of signals) Deno.removeSignalListener(s, onSignal);
   console.log("stopped");
 }

@@ -9,6 +9,7 @@ const TIMEOUT_MS = 20_000;
 interface Running {
   base: string;
   lines: string[];
+  errors: string[];
   stop(): Promise<Deno.CommandStatus>;
 }
 
@@ -26,7 +27,10 @@ async function start(): Promise<Running> {
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  const stderr = child.stderr.pipeTo(new WritableStream());
+  const errors: string[] = [];
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (text) => void errors.push(text) }),
+  );
   const reading = (async () => {
     const decoder = new TextDecoderStream();
     let pending = "";
@@ -41,6 +45,7 @@ async function start(): Promise<Running> {
   return {
     base: base[1]!,
     lines,
+    errors,
     async stop() {
       child.kill("SIGTERM");
       const status = await child.status;
@@ -186,4 +191,28 @@ Deno.test("the demo server ends an open event stream cleanly when it shuts down"
   }
   assert.equal((await stopped).code, 0);
   assert.ok(received.includes("id: 2"));
+});
+
+Deno.test("the demo server cuts a client that owes its upload once the shutdown grace period is over", async () => {
+  const server = await start();
+  const { port } = new URL(server.base);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(port),
+  });
+  try {
+    await conn.write(
+      new TextEncoder().encode(
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1048576\r\n\r\npartial",
+      ),
+    );
+    await waitFor(server.lines, /^$|./); // the server is up; the upload hangs
+    const began = Date.now();
+    const status = await server.stop();
+    const took = Date.now() - began;
+    assert.equal(status.code, 0, server.errors.join(""));
+    assert.ok(took >= 4000 && took < 15_000, `stopped after ${took} ms`);
+  } finally {
+    conn.close();
+  }
 });
