@@ -1372,6 +1372,38 @@ test("options.signal: aborting it ends a streaming response after its pending ou
   ]);
 });
 
+test("options.signal: a handler reporting the shutdown reason gets 503 and nothing is logged", async (deadline) => {
+  const stop = new AbortController();
+  const reason = new Error("shutting down");
+  const firstRead = Promise.withResolvers<void>();
+  const { stream, finish } = upload([encoder.encode("first")], true);
+  await using server = serve(deadline, (reqd) => {
+    const body = reqd.requestBody;
+    const onEof = (error?: unknown) => {
+      if (error !== undefined) reqd.reportException(error);
+    };
+    body.scheduleRead({
+      onRead() {
+        body.scheduleRead({ onRead() {}, onEof });
+        firstRead.resolve();
+      },
+      onEof,
+    });
+  }, { signal: stop.signal });
+  const responding = fetch(server.url, {
+    method: "POST",
+    body: stream,
+    signal: deadline,
+  });
+  await within(deadline, firstRead.promise, "the first read");
+  stop.abort(reason);
+  const response = await responding;
+  finish();
+  assert.equal(response.status, 503);
+  await response.body?.cancel();
+  assert.deepEqual(server.logs, []);
+});
+
 test("options.signal: aborting it answers a request not yet answered with 503", async (deadline) => {
   const stop = new AbortController();
   const called = Promise.withResolvers<void>();
