@@ -623,7 +623,13 @@ export class Body<Rw extends BodySide> {
    * @throws {TypeError} on a reader body, or when `callback` is not a function.
    */
   flush(this: Body<"write">, callback: (result: FlushResult) => void): void;
-  /** @returns a promise of the result. */
+  /**
+   * The promise form of {@linkcode Body.flush}: resolves, never before the
+   * next microtask, with `"written"` or `"closed"`; it never rejects.
+   *
+   * @returns a promise of the result.
+   * @throws {TypeError} on a reader body.
+   */
   flush(this: Body<"write">): Promise<FlushResult>;
   flush(
     this: Body<"write">,
