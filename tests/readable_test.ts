@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { failsWith, turns, until } from "./_util.ts";
 import {
   type Body,
   bodyFromReadable,
@@ -27,46 +28,6 @@ function bytes(text: string): Uint8Array {
 
 function text(buffer: Uint8Array, off = 0, len = buffer.length - off): string {
   return decoder.decode(buffer.subarray(off, off + len));
-}
-
-function macrotask(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-// Lets the event loop turn until `condition` holds; fails after `limit`
-// turns rather than hanging.
-async function until(
-  condition: () => boolean,
-  what: string,
-  limit = 100,
-): Promise<void> {
-  for (let i = 0; i < limit && !condition(); i++) await macrotask();
-  assert.ok(condition(), `still waiting for ${what} after ${limit} turns`);
-}
-
-// Lets the event loop turn `n` times: room for something that must not
-// happen to show itself.
-async function turns(n = 10): Promise<void> {
-  for (let i = 0; i < n; i++) await macrotask();
-}
-
-// A validator for assert.throws/rejects: exactly class `cls`, message
-// starting with `prefix`.
-function failsWith(
-  cls: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
-  prefix: string,
-): (error: unknown) => true {
-  return (error) => {
-    assert.ok(error instanceof Error, `not an Error: ${String(error)}`);
-    assert.equal(Object.getPrototypeOf(error), cls.prototype, error.name);
-    assert.ok(
-      error.message.startsWith(prefix),
-      `message ${JSON.stringify(error.message)} does not start with ${
-        JSON.stringify(prefix)
-      }`,
-    );
-    return true;
-  };
 }
 
 // Schedules one read and records its answer in `events`: "read:<text>",
