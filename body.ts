@@ -138,6 +138,8 @@ const WAITING = 256; // nextOutput() returned "yield": wake on new output
 const WAKE_QUEUED = 512; // a wake() microtask is queued
 const SETTLE_QUEUED = 1024; // a flush-settling microtask is queued
 const DRAINING = 2048; // endOutput(): pending output, then end-of-stream
+// Which side: set for a writer body, clear for a reader.
+const WRITER = 4096;
 
 // Smallest free tail of a coalescing buffer worth writing into after the
 // bytes before it were handed to the channel.
@@ -191,11 +193,10 @@ let friend: {
  * ```
  */
 export class Body<Rw extends BodySide> {
-  readonly #side: Rw;
   readonly #channel: ReadChannel | WriteChannel;
   #flags = 0; // the bits above
 
-  // ---- read side (valid when #side is "read") ----
+  // ---- read side (valid for a reader) ----
   // A callback pair is set exactly while a read is scheduled and unanswered.
   #onRead: ReadCallbacks["onRead"] | null = null;
   #onEof: ReadCallbacks["onEof"] | null = null;
@@ -205,23 +206,23 @@ export class Body<Rw extends BodySide> {
   #heldLen = 0;
   #error: unknown = undefined; // valid with FAILED
 
-  // ---- write side (valid when #side is "write") ----
+  // ---- write side (valid for a writer) ----
   #bufferSize = DEFAULT_BUFFER_SIZE;
   #length = -1; // the declared exact output length, or -1 for none
   #nextSize = FIRST_BUFFER;
-  // Sealed chunks waiting for the channel: #queue[#queueHead..]. Never
-  // written again once sealed.
+  // Sealed chunks waiting for the channel, oldest first. Never written
+  // again once sealed.
   #queue: Uint8Array[] | null = null;
-  #queueHead = 0;
   // The coalescing buffer: #buf[0, #bufLen) is pending output, the rest free.
   #buf: Uint8Array | null = null;
   #bufLen = 0;
   #written = 0; // bytes accepted by write calls, ever
   #taken = 0; // bytes handed to the channel by nextOutput(), ever
   #delivered = 0; // bytes the channel reported written, ever
-  // Unanswered flushes, in order: targets[i] is #written at flush time.
-  #flushTargets: number[] | null = null;
-  #flushCallbacks: FlushCallback[] | null = null;
+  // Unanswered flushes from #flushHead on, in order, as pairs: the target
+  // (#written at flush time), then the callback. One array: idle bodies
+  // are many, and each field costs memory.
+  #flushes: (number | FlushCallback)[] | null = null;
   #flushHead = 0;
 
   static {
@@ -253,7 +254,7 @@ export class Body<Rw extends BodySide> {
         "Body: bodies are made by the adapters or createReader/createWriter",
       );
     }
-    this.#side = side;
+    if (side === "write") this.#flags = WRITER;
     this.#channel = channel;
     const size = options?.bufferSize;
     if (size !== undefined) this.#bufferSize = checkBufferSize("Body", size);
@@ -274,7 +275,7 @@ export class Body<Rw extends BodySide> {
 
   /** Which end this body is: `"read"` or `"write"`. */
   get side(): Rw {
-    return this.#side;
+    return ((this.#flags & WRITER) !== 0 ? "write" : "read") as Rw;
   }
 
   /**
@@ -283,7 +284,9 @@ export class Body<Rw extends BodySide> {
    * delivered to `onRead`.
    */
   get pendingBytes(): number {
-    return this.#side === "read" ? this.#heldLen : this.#written - this.#taken;
+    return (this.#flags & WRITER) === 0
+      ? this.#heldLen
+      : this.#written - this.#taken;
   }
 
   /**
@@ -293,7 +296,7 @@ export class Body<Rw extends BodySide> {
    * gone); a closed writer may still have pending output.
    */
   isClosed(): boolean {
-    return this.#side === "read"
+    return (this.#flags & WRITER) === 0
       ? (this.#flags & (ENDED | CLOSED)) !== 0
       : (this.#flags & (APP_CLOSED | GONE | DRAINING)) !== 0;
   }
@@ -651,10 +654,10 @@ export class Body<Rw extends BodySide> {
     }
     // Once the channel is gone, writes are dropped and never reach it: a
     // later flush can only answer "closed" (so write/flush loops end).
-    (this.#flushTargets ??= []).push(
+    (this.#flushes ??= []).push(
       (this.#flags & (GONE | DRAINING)) !== 0 ? Infinity : this.#written,
+      callback!,
     );
-    (this.#flushCallbacks ??= []).push(callback!);
     if (
       (this.#flags & (GONE | EOS_SENT)) !== 0 ||
       this.#delivered >= this.#written
@@ -688,9 +691,9 @@ export class Body<Rw extends BodySide> {
   }
 
   #expect(side: BodySide, method: string): void {
-    if (this.#side !== side) {
+    if (((this.#flags & WRITER) !== 0) !== (side === "write")) {
       throw new TypeError(
-        `Body.${method}: not available on a ${this.#side} body (it is a ${side} operation)`,
+        `Body.${method}: not available on a ${this.side} body (it is a ${side} operation)`,
       );
     }
   }
@@ -762,13 +765,8 @@ export class Body<Rw extends BodySide> {
   }
 
   #next(): Uint8Array | "yield" | "close" {
-    const queue = this.#queue;
-    if (queue !== null && this.#queueHead < queue.length) {
-      const chunk = queue[this.#queueHead]!;
-      if (++this.#queueHead === queue.length) {
-        queue.length = 0;
-        this.#queueHead = 0;
-      }
+    const chunk = this.#queue?.shift(); // short arrays: shift is cheap
+    if (chunk !== undefined) {
       this.#taken += chunk.length;
       return chunk;
     }
@@ -783,7 +781,7 @@ export class Body<Rw extends BodySide> {
       this.#flags |= EOS_SENT;
       this.#buf = null;
       // Nothing more will reach the channel: unanswered flushes are "closed".
-      if (this.#flushHead < (this.#flushTargets?.length ?? 0)) {
+      if (this.#flushHead < (this.#flushes?.length ?? 0)) {
         this.#queueSettle();
       }
       return "close";
@@ -802,7 +800,6 @@ export class Body<Rw extends BodySide> {
     this.#flags = (this.#flags | GONE) & ~WAITING;
     // Nothing pending can be delivered any more: let the memory go.
     this.#queue = null;
-    this.#queueHead = 0;
     this.#buf = null;
     this.#bufLen = 0;
     this.#taken = this.#written;
@@ -844,30 +841,29 @@ export class Body<Rw extends BodySide> {
   // of them with "closed" once the channel is gone. A throwing callback does
   // not stop the others; its exception goes to the channel afterwards.
   #settle(): void {
-    const targets = this.#flushTargets;
-    const callbacks = this.#flushCallbacks;
-    if (targets === null || callbacks === null) return;
+    const flushes = this.#flushes;
+    if (flushes === null) return;
     let errors: unknown[] | null = null;
-    while (this.#flushHead < targets.length) {
+    while (this.#flushHead < flushes.length) {
       const i = this.#flushHead;
+      const target = flushes[i] as number;
       let result: FlushResult;
-      if (targets[i]! <= this.#delivered) result = "written";
+      if (target <= this.#delivered) result = "written";
       else if (
         (this.#flags & GONE) !== 0 ||
-        ((this.#flags & EOS_SENT) !== 0 && targets[i]! > this.#taken)
+        ((this.#flags & EOS_SENT) !== 0 && target > this.#taken)
       ) result = "closed"; // these bytes can no longer reach the channel
       else break;
-      const callback = callbacks[i]!;
-      this.#flushHead = i + 1;
+      const callback = flushes[i + 1] as FlushCallback;
+      this.#flushHead = i + 2;
       try {
         callback(result);
       } catch (error) {
         (errors ??= []).push(error);
       }
     }
-    if (this.#flushHead === targets.length) {
-      targets.length = 0;
-      callbacks.length = 0;
+    if (this.#flushHead === flushes.length) {
+      flushes.length = 0;
       this.#flushHead = 0;
     }
     if (errors !== null) {

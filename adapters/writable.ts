@@ -75,13 +75,18 @@ export function openStream(
   return { body: sink.body, readable };
 }
 
+const IDLE = 0;
+const PULLING = 1;
+const DONE = 2;
+
 // The channel end of streamingBody, and the underlying source of its
 // readable (prototype methods: an idle body costs no closures).
 class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   readonly body: Body<"write">;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
-  #pulling = false; // a read is pending and got nothing yet
-  #done = false; // the stream is closed, errored or cancelled
+  // IDLE; PULLING: a read is pending and got nothing yet; DONE: the stream
+  // is closed, errored or cancelled.
+  #state = IDLE;
   #onError: ((error: unknown) => void) | undefined;
   #onEnd: (() => void) | undefined;
 
@@ -96,7 +101,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   }
 
   pull(): void {
-    this.#pulling = true;
+    if (this.#state === IDLE) this.#state = PULLING;
     this.#pump();
   }
 
@@ -106,7 +111,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   }
 
   wake(): void {
-    if (this.#pulling) this.#pump();
+    if (this.#state === PULLING) this.#pump();
   }
 
   abort(reason: unknown): void {
@@ -122,10 +127,10 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   // Hands one chunk to the pending read: with a high-water mark of 0 the
   // enqueue fulfils it directly, so the consumer has the bytes now.
   #pump(): void {
-    if (this.#done) return;
+    if (this.#state === DONE) return;
     const out = nextOutput(this.body);
     if (out === "yield") return;
-    this.#pulling = false;
+    this.#state = IDLE;
     if (out === "close") {
       this.#end();
       this.#controller!.close();
@@ -141,8 +146,8 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
 
   // Marks the stream finished; false if it already was.
   #end(): boolean {
-    if (this.#done) return false;
-    this.#done = true;
+    if (this.#state === DONE) return false;
+    this.#state = DONE;
     this.#onEnd?.();
     return true;
   }
