@@ -15,13 +15,12 @@
 
 import { createHash } from "node:crypto";
 import { type Body, type Reqd, withBody } from "@httpaf/body";
+import { serveUntilSignal } from "./_serve.ts";
 
 /** The largest `chunk` of `/stream`: 1 MiB. */
 const MAX_CHUNK = 1 << 20;
 /** The largest `bytes` of `/stream`: 1 TiB. */
 const MAX_STREAM = 2 ** 40;
-/** How long a shutdown waits for open responses before cutting them. */
-const GRACE_MS = 5000;
 
 /**
  * The demo's routes as a fetch handler, with an access-log line per
@@ -310,46 +309,13 @@ function accessLogged(
  *
  * @returns once the server has stopped.
  */
-export async function main(): Promise<void> {
-  const hostname = Deno.env.get("HOST") ?? "127.0.0.1";
-  const port = Number(Deno.env.get("PORT") ?? "8000");
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`PORT must be an integer from 0 to 65535`);
-    Deno.exit(2);
-  }
-  // Two-phase shutdown. `drain` goes to withBody: open bodies end cleanly,
-  // new requests get 503, and server.shutdown() lets responses finish.
-  // A client that stopped reading, or owes part of its upload, holds a
-  // graceful shutdown forever; Deno 2.9.6 cannot cut connections once
-  // shutdown() began (aborting Deno.serve's signal then throws an uncaught
-  // BadResource), so after GRACE_MS — or a second signal — the process ends.
-  const drain = new AbortController();
-  const server = Deno.serve({
-    hostname,
-    port,
-    onListen: ({ hostname, port }) =>
-      console.log(
-        `@httpaf/body demo on http://${hostname}:${port}/ (curl it for the routes)`,
-      ),
-  }, createApp(drain.signal));
-  let grace: ReturnType<typeof setTimeout> | undefined;
-  const cut = () => {
-    console.log("stopped: cut the connections still open");
-    Deno.exit(0);
-  };
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const onSignal = () => {
-    if (drain.signal.aborted) return cut();
-    console.log("shutting down");
-    drain.abort(new Error("server shutting down"));
-    server.shutdown();
-    grace = setTimeout(cut, GRACE_MS);
-  };
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
-  await server.finished;
-  clearTimeout(grace);
-  for (const s of signals) Deno.removeSignalListener(s, onSignal);
-  console.log("stopped");
+export function main(): Promise<void> {
+  return serveUntilSignal({
+    port: 8000,
+    app: (signal) => createApp(signal),
+    banner: (origin) =>
+      `@httpaf/body demo on ${origin}/ (curl it for the routes)`,
+  });
 }
 
 /** For `deno serve [--parallel] examples/server.ts`. */
