@@ -1,0 +1,140 @@
+/**
+ * What every benchmark server shares (private to `bench/servers/`).
+ *
+ * A server listens on 127.0.0.1 at `PORT` (first argument, else the `PORT`
+ * environment variable, else 0 for any free port) and prints one line,
+ * `ready <port> <control port>`, once both listeners are up. The measured
+ * handler runs alone on its port; `/stats` (memory figures as JSON) and
+ * `/quit` (exit cleanly, which flushes V8's `--trace-gc` output) live on a
+ * second, control listener so they never add work to the measured path.
+ * With `--expose-gc`, a line `gc-clock <performance.now()>` comes first: the
+ * end of a forced GC, to map `--trace-gc` timestamps onto
+ * `performance.now()` (see {@linkcode beginSpan}).
+ *
+ * @module
+ */
+
+import v8 from "node:v8";
+
+/** The figures `/stats` answers, all in bytes. */
+export interface Stats {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  /** V8 heap bytes allocated since the process started (a counter). */
+  allocated: number;
+}
+
+/** Memory figures of this process. */
+export function stats(): Stats {
+  const memory = Deno.memoryUsage();
+  return {
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+    allocated: allocatedBytes(),
+  };
+}
+
+/** V8 heap bytes allocated since the process started. */
+export function allocatedBytes(): number {
+  const heap = v8.getHeapStatistics() as { total_allocated_bytes?: number };
+  return heap.total_allocated_bytes ?? NaN;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** A measured span of a server's work, as its reply reports it. */
+export interface Span {
+  /** `performance.now()` at its start and end. */
+  start: number;
+  end: number;
+  /** V8 heap bytes allocated from start to end. */
+  allocated: number;
+}
+
+/**
+ * Starts a measured span: a forced full GC first when the process runs with
+ * `--expose-gc` (every span starts from the same heap state), then the
+ * clock and the allocation counter.
+ */
+export function beginSpan(): { start: number; allocated: number } {
+  gc?.();
+  return { start: performance.now(), allocated: allocatedBytes() };
+}
+
+/** Ends a span begun by {@linkcode beginSpan} (then a forced GC again). */
+export function endSpan(begun: { start: number; allocated: number }): Span {
+  const end = performance.now();
+  const allocated = allocatedBytes() - begun.allocated;
+  gc?.();
+  return { start: begun.start, end, allocated };
+}
+
+/**
+ * The `bytes` query parameter: how much a request asks for.
+ *
+ * @throws {RangeError} when it is missing or not a non-negative integer.
+ */
+export function bytesParam(url: string): number {
+  const value = Number(new URL(url).searchParams.get("bytes"));
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`expected ?bytes=<integer>, received ${url}`);
+  }
+  return value;
+}
+
+/** 99 letters and a newline: one 100-byte write. */
+export const LINE = "abcdefghijklmnopqrstuvwxyz".repeat(4).slice(0, 99) + "\n";
+
+/**
+ * 100-byte writes per flush (ours) or per pull (naive): 655 writes, 65,500
+ * bytes, the most that fit one 64 KiB chunk.
+ */
+export const PACE = 655;
+
+/** Chunk size of the download and upload scenarios. */
+export const CHUNK = 65536;
+
+/**
+ * Serves `handler` on 127.0.0.1:`PORT` and the control routes on a free
+ * port, then prints `ready <port> <control port>`.
+ */
+export function serve(
+  handler: (request: Request) => Response | Promise<Response>,
+): void {
+  const port = Number(Deno.args[0] ?? Deno.env.get("PORT") ?? "0");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`PORT must be 0..65535, received ${port}`);
+  }
+  const control = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/stats") return Response.json(stats());
+      if (path === "/quit") {
+        // Deno.exit runs libc's exit, which flushes V8's buffered trace lines.
+        setTimeout(() => Deno.exit(0), 20);
+        return new Response("bye\n");
+      }
+      return new Response("not found\n", { status: 404 });
+    },
+  );
+  if (gc !== undefined) {
+    // Clock calibration for --trace-gc, whose lines carry V8's own clock:
+    // the first "testing" GC line is this one, ended at `performance.now()`.
+    gc();
+    console.log(`gc-clock ${performance.now()}`);
+  }
+  Deno.serve(
+    {
+      hostname: "127.0.0.1",
+      port,
+      onListen: (addr) =>
+        console.log(`ready ${addr.port} ${control.addr.port}`),
+    },
+    handler,
+  );
+}
