@@ -67,8 +67,10 @@ const token = Symbol("Reqd");
 
 /**
  * Turns an httpaf-style handler into a fetch handler for `Deno.serve` (or
- * any framework taking `(Request) => Promise<Response>`). The returned
- * promise resolves when the handler responds, however much later. A
+ * any framework taking `(Request) => Response | Promise<Response>`). It
+ * returns the `Response` itself when the handler responded before
+ * returning (Deno serves those faster), else a promise that resolves when
+ * the handler responds, however much later: `await` it either way. A
  * handler that throws or rejects, and an exception thrown by a callback of
  * a body the `Reqd` owns, are reported through `reqd.reportException`:
  * nothing escapes as an uncaught error.
@@ -102,7 +104,10 @@ const token = Symbol("Reqd");
 export function withBody(
   handler: BodyHandler,
   options?: WithBodyOptions,
-): (request: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> {
+): (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response> {
   if (typeof handler !== "function") {
     throw new TypeError("withBody: expected a handler function");
   }
@@ -149,32 +154,33 @@ class Server {
     }, { once: true });
   }
 
-  handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
-    if (this.signal?.aborted) return Promise.resolve(unavailable());
+  handle(
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> {
+    if (this.signal?.aborted) return unavailable();
     const max = this.maxBodyBytes;
     if (max !== undefined && request.body !== null) {
       const declared = request.headers.get("content-length");
-      if (declared !== null && Number(declared) > max) {
-        return Promise.resolve(tooLarge(max));
-      }
+      if (declared !== null && Number(declared) > max) return tooLarge(max);
     }
-    return new Promise((resolve) => {
-      const reqd = new Reqd(token, this, request, info, resolve);
-      this.live?.add(reqd);
-      let result: void | Promise<void>;
-      try {
-        result = this.handler(reqd);
-      } catch (error) {
-        return reqd.reportException(error);
-      }
-      if (result instanceof Promise) {
-        result.then(undefined, (error) => reqd.reportException(error));
-      }
-    });
+    const reqd = new Reqd(token, this, request, info);
+    this.live?.add(reqd);
+    let result: void | Promise<void> = undefined;
+    try {
+      result = this.handler(reqd);
+    } catch (error) {
+      reqd.reportException(error);
+    }
+    if (result instanceof Promise) {
+      result.then(undefined, (error) => reqd.reportException(error));
+    }
+    return reqd[kResponse]();
   }
 }
 
 const kShutdown = Symbol("shutdown");
+const kResponse = Symbol("response");
 
 // Reqd states: PENDING until a response is chosen; COMPLETE for a whole
 // response (or the error response); STREAMING while the handler writes.
@@ -192,7 +198,10 @@ export class Reqd {
   /** Deno's connection info, when served by `Deno.serve`. */
   readonly info: Deno.ServeHandlerInfo | undefined;
   #server: Server;
-  #resolve: (response: Response) => void;
+  // The response once chosen, until handed to withBody's caller; then the
+  // resolver of a promise handed out before it was chosen.
+  #response: Response | null = null;
+  #resolve: ((response: Response) => void) | null = null;
   #state = PENDING;
   #requestBody: Body<"read"> | null = null; // made on first use
   #responseBody: Body<"write"> | null = null; // valid when STREAMING
@@ -207,13 +216,11 @@ export class Reqd {
     server: Server,
     request: Request,
     info: Deno.ServeHandlerInfo | undefined,
-    resolve: (response: Response) => void,
   ) {
     if (key !== token) throw new TypeError("Reqd: made by withBody only");
     this.#server = server;
     this.request = request;
     this.info = info;
-    this.#resolve = resolve;
   }
 
   /**
@@ -262,7 +269,7 @@ export class Reqd {
         `Reqd.respondWithString: expected a string body, received ${typeof text}`,
       );
     }
-    this.#respondWhole("respondWithString", init, encoder.encode(text));
+    this.#respondWhole("respondWithString", init, text);
   }
 
   /**
@@ -330,7 +337,7 @@ export class Reqd {
     });
     this.#responseBody = body;
     this.#state = STREAMING;
-    this.#resolve(response);
+    this.#handOut(response);
     if (bodyless(status)) {
       body.closeWriter();
       readable.cancel().catch(() => {}); // never read: nothing to lose
@@ -375,28 +382,37 @@ export class Reqd {
     }
   }
 
+  // A string body goes to the Response as a string: Deno serves those on a
+  // faster path than bytes (measured ~3 µs a request).
   #respondWhole(
     method: string,
     init: ResponseInit | undefined,
-    bytes: Uint8Array,
+    body: string | Uint8Array,
   ): void {
     this.#expectPending(method);
     const status = init?.status ?? 200;
-    const head = this.request.method === "HEAD";
     if (bodyless(status)) {
-      if (bytes.length !== 0) {
+      if (body.length !== 0) {
         throw new TypeError(
           `Reqd.${method}: a ${status} response cannot have a body`,
         );
       }
       return this.#respond(new Response(null, init));
     }
-    const response = new Response(bytes as Uint8Array<ArrayBuffer>, init);
+    const response = new Response(
+      body as string | Uint8Array<ArrayBuffer>,
+      init,
+    );
     const declared = response.headers.get("content-length");
-    if (!head && declared !== null && declared !== String(bytes.length)) {
-      throw new TypeError(
-        `Reqd.${method}: content-length ${declared} disagrees with the ${bytes.length}-byte body`,
-      );
+    if (declared !== null && this.request.method !== "HEAD") {
+      const length = typeof body === "string"
+        ? encoder.encode(body).length
+        : body.length;
+      if (declared !== String(length)) {
+        throw new TypeError(
+          `Reqd.${method}: content-length ${declared} disagrees with the ${length}-byte body`,
+        );
+      }
     }
     this.#respond(response);
   }
@@ -410,7 +426,22 @@ export class Reqd {
   #respond(response: Response): void {
     this.#state = COMPLETE;
     this.#server.live?.delete(this);
-    this.#resolve(response);
+    this.#handOut(response);
+  }
+
+  #handOut(response: Response): void {
+    if (this.#resolve !== null) this.#resolve(response);
+    else this.#response = response;
+  }
+
+  /** The response if the handler already chose one, else its promise. */
+  [kResponse](): Response | Promise<Response> {
+    const response = this.#response;
+    if (response !== null) {
+      this.#response = null; // withBody's caller owns it now
+      return response;
+    }
+    return new Promise((resolve) => (this.#resolve = resolve));
   }
 
   /** Shutdown (withBody's signal aborted). */

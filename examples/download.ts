@@ -52,7 +52,7 @@ export interface DownloadOptions {
  */
 export function createApp(
   options: DownloadOptions = {},
-): (request: Request) => Promise<Response> {
+): (request: Request) => Response | Promise<Response> {
   const root = Deno.realPathSync(options.root ?? Deno.cwd());
   return withBody((reqd) => download(reqd, root), { signal: options.signal });
 }

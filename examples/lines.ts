@@ -40,7 +40,7 @@ const CR = 0x0d;
  */
 export function createApp(
   options?: WithBodyOptions,
-): (request: Request) => Promise<Response> {
+): (request: Request) => Response | Promise<Response> {
   return withBody((reqd) => {
     const { pathname } = new URL(reqd.request.url);
     if (pathname !== "/") {

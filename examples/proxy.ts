@@ -73,7 +73,7 @@ const HOP_BY_HOP = [
  */
 export function createApp(
   options: ProxyOptions,
-): (request: Request) => Promise<Response> {
+): (request: Request) => Response | Promise<Response> {
   const upstream = new URL(options.upstream);
   if (upstream.protocol !== "http:" && upstream.protocol !== "https:") {
     throw new TypeError(

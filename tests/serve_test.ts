@@ -1541,3 +1541,19 @@ test(
   },
   10_000,
 );
+
+Deno.test("withBody returns the Response itself when the handler responded synchronously, else a promise of it", async () => {
+  const handler = withBody((reqd) => {
+    if (reqd.request.url.endsWith("/now")) {
+      reqd.respondWithString({ status: 200 }, "now");
+    } else {
+      queueMicrotask(() => reqd.respondWithString({ status: 200 }, "later"));
+    }
+  });
+  const now = handler(new Request("http://127.0.0.1/now"));
+  assert.ok(now instanceof Response);
+  assert.equal(await now.text(), "now");
+  const later = handler(new Request("http://127.0.0.1/later"));
+  assert.ok(later instanceof Promise);
+  assert.equal(await (await later).text(), "later");
+});
