@@ -1,23 +1,29 @@
 /**
  * Download of `?bytes=N` in 64 KiB chunks — ours: `scheduleBigstring` of a
- * fresh chunk (handed over without a copy), one flush per chunk.
+ * fresh chunk (handed over without a copy), flush-paced with httpaf's
+ * callback loop, one chunk kept ready ahead (as a pull-based stream with
+ * the default high-water mark keeps one).
  *
  * @module
  */
 
-import { withBody } from "../../mod.ts";
+import { type FlushResult, withBody } from "../../mod.ts";
 import { bytesParam, CHUNK, serve } from "./_serve.ts";
 
-serve(withBody(async (reqd) => {
+serve(withBody((reqd) => {
   const total = bytesParam(reqd.request.url);
   const body = reqd.respondWithStreaming({
     headers: { "content-type": "application/octet-stream" },
   });
-  for (let sent = 0; sent < total;) {
+  let sent = 0;
+  const next = (result: FlushResult) => {
+    if (result !== "written") return; // the client went away
+    if (sent === total) return body.closeWriter();
     const n = Math.min(CHUNK, total - sent);
     body.scheduleBigstring(new Uint8Array(n));
     sent += n;
-    if (await body.flush() !== "written") return; // the client went away
-  }
-  body.closeWriter();
+    body.flush(next);
+  };
+  next("written"); // one chunk in the stream's queue…
+  next("written"); // …and one more ready behind it
 }));
