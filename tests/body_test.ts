@@ -864,3 +864,29 @@ Deno.test("closeWriter short of the declared contentLength aborts the output", a
   assert.deepEqual(log, ["f closed"]);
   assert.equal(w.body.isClosed(), true);
 });
+
+Deno.test("surrogate halves written by two writeString calls stay two U+FFFD", () => {
+  const w = writer();
+  w.body.writeString("\u{1f600}", 0, 1);
+  w.body.writeString("\u{1f600}", 1, 1);
+  assert.deepEqual(
+    [...concat(drain(w.body))],
+    [0xef, 0xbf, 0xbd, 0xef, 0xbf, 0xbd],
+  );
+});
+
+Deno.test("batched writeString text keeps its place among the other writes", () => {
+  const w = writer();
+  const d = bytes("d");
+  w.body.writeString("a");
+  w.body.writeBigstring(bytes("b"));
+  w.body.writeString("c");
+  w.body.scheduleBigstring(d);
+  w.body.writeString("e");
+  w.body.writeChar("f");
+  w.body.writeString("g");
+  assert.equal(w.body.pendingBytes, 7);
+  const chunks = drain(w.body);
+  assert.equal(dec.decode(concat(chunks)), "abcdefg");
+  assert.ok(chunks.includes(d), "the scheduled memory itself");
+});
