@@ -18,6 +18,16 @@
  * @module
  */
 
+import {
+  checkBufferSize,
+  checkBytes,
+  checkIndex,
+  describe,
+  isHigh,
+  isLow,
+  utf8Length,
+} from "./_check.ts";
+
 /** Which end of a body the application holds: `"read"` or `"write"`. */
 export type BodySide = "read" | "write";
 
@@ -940,7 +950,27 @@ export function createReader(
   return new Body(token, "read", channel, options);
 }
 
-/** Makes a writer body whose output goes to `channel`. */
+/**
+ * Makes a writer body whose output goes to `channel`.
+ *
+ * @example A channel that collects the output
+ * ```ts
+ * import { createWriter, nextOutput, outputWritten } from "@httpaf/body/body";
+ *
+ * const out: Uint8Array[] = [];
+ * const take = () => {
+ *   for (let c = nextOutput(body); typeof c !== "string"; c = nextOutput(body)) {
+ *     out.push(c);
+ *     outputWritten(body, c.length); // the channel has these bytes now
+ *   }
+ * };
+ * const body = createWriter({ wake: take, abort() {}, callbackError() {} });
+ * take(); // nothing yet: the body will wake us
+ * body.writeString("hello");
+ * if (await body.flush() !== "written") throw new Error("not written");
+ * if (new TextDecoder().decode(out[0]) !== "hello") throw new Error("lost");
+ * ```
+ */
 export function createWriter(
   channel: WriteChannel,
   options?: WriterOptions,
@@ -955,6 +985,25 @@ export function createWriter(
  * Input delivered after the reader closed is discarded.
  *
  * @throws {Error} when a previous chunk is still held (nothing requested).
+ *
+ * @example Answering a request with part of a buffer
+ * ```ts
+ * import { createReader, deliverInput } from "@httpaf/body/body";
+ *
+ * const source = new TextEncoder().encode("[payload]");
+ * const body = createReader({
+ *   request: () => deliverInput(body, source, 1, 7),
+ *   release() {},
+ *   callbackError() {},
+ * });
+ * body.scheduleRead({
+ *   onRead: (b, off, len) => {
+ *     const text = new TextDecoder().decode(b.subarray(off, off + len));
+ *     if (text !== "payload") throw new Error(text);
+ *   },
+ *   onEof() {},
+ * });
+ * ```
  */
 export function deliverInput(
   body: Body<"read">,
@@ -965,7 +1014,21 @@ export function deliverInput(
   friend.deliver(body, bytes, off, len);
 }
 
-/** The input ended cleanly: once buffered bytes are read, reads get `onEof()`. */
+/**
+ * The input ended cleanly: once buffered bytes are read, reads get
+ * `onEof()`, with no argument.
+ *
+ * @example An empty body
+ * ```ts
+ * import { createReader, endInput } from "@httpaf/body/body";
+ *
+ * const body = createReader({ request() {}, release() {}, callbackError() {} });
+ * endInput(body);
+ * let ended = false;
+ * body.scheduleRead({ onRead() {}, onEof: (...args) => ended = args.length === 0 });
+ * if (!ended) throw new Error("no clean EOF");
+ * ```
+ */
 export function endInput(body: Body<"read">): void {
   friend.end(body, false, undefined);
 }
@@ -976,6 +1039,18 @@ export function endInput(body: Body<"read">): void {
  * `release` must bear being called when the source itself failed), and
  * every read is answered `onEof(error)`. No effect once the input ended or
  * the reader was closed.
+ *
+ * @example A truncated upload
+ * ```ts
+ * import { createReader, failInput } from "@httpaf/body/body";
+ *
+ * const body = createReader({ request() {}, release() {}, callbackError() {} });
+ * let seen: unknown;
+ * body.scheduleRead({ onRead() {}, onEof: (error) => seen = error });
+ * const gone = new Error("client gone");
+ * failInput(body, gone);
+ * if (seen !== gone) throw new Error("truncation looked complete");
+ * ```
  */
 export function failInput(body: Body<"read">, error: unknown): void {
   friend.end(body, true, error);
@@ -986,6 +1061,19 @@ export function failInput(body: Body<"read">, error: unknown): void {
  * with {@linkcode outputWritten} once the channel has it); `"yield"` when
  * nothing is pending (the body will call {@linkcode WriteChannel.wake});
  * `"close"` once the writer is closed and everything was taken.
+ *
+ * @example Draining a closed writer
+ * ```ts
+ * import { createWriter, nextOutput } from "@httpaf/body/body";
+ *
+ * const body = createWriter({ wake() {}, abort() {}, callbackError() {} });
+ * body.writeString("a");
+ * body.writeString("b");
+ * body.closeWriter();
+ * const first = nextOutput(body); // both writes, coalesced
+ * if (typeof first === "string" || first.length !== 2) throw new Error();
+ * if (nextOutput(body) !== "close") throw new Error("no end-of-stream");
+ * ```
  */
 export function nextOutput(
   body: Body<"write">,
@@ -993,7 +1081,24 @@ export function nextOutput(
   return friend.next(body);
 }
 
-/** `n` more bytes reached the output channel: answers the flushes they complete. */
+/**
+ * `n` more bytes reached the output channel: answers the flushes they
+ * complete.
+ *
+ * @example Partial progress answers nothing yet
+ * ```ts
+ * import { createWriter, nextOutput, outputWritten } from "@httpaf/body/body";
+ *
+ * const body = createWriter({ wake() {}, abort() {}, callbackError() {} });
+ * body.writeString("abcd");
+ * const answers: string[] = [];
+ * body.flush((r) => answers.push(r));
+ * nextOutput(body);
+ * outputWritten(body, 2);
+ * outputWritten(body, 2); // now every byte before the flush got through
+ * if (answers.join() !== "written") throw new Error(answers.join());
+ * ```
+ */
 export function outputWritten(body: Body<"write">, n: number): void {
   friend.written(body, n);
 }
@@ -1002,6 +1107,18 @@ export function outputWritten(body: Body<"write">, n: number): void {
  * The output channel closed or failed (consumer cancelled, client gone):
  * pending output is dropped, every pending flush answers `"closed"`, the
  * body reports closed and later writes are dropped without throwing.
+ *
+ * @example The client went away
+ * ```ts
+ * import { createWriter, outputClosed } from "@httpaf/body/body";
+ *
+ * const body = createWriter({ wake() {}, abort() {}, callbackError() {} });
+ * body.writeString("lost");
+ * const result = body.flush();
+ * outputClosed(body);
+ * if (await result !== "closed" || !body.isClosed()) throw new Error();
+ * body.writeString("dropped"); // no throw: a producer loop just ends
+ * ```
  */
 export function outputClosed(body: Body<"write">): void {
   friend.closed(body);
@@ -1012,6 +1129,19 @@ export function outputClosed(body: Body<"write">): void {
  * delivered, then end-of-stream; later writes are dropped without throwing
  * and later flushes answer `"closed"`, as when the channel is gone. Short
  * of a declared `contentLength`, the output is aborted instead.
+ *
+ * @example Ending a stream for a shutdown
+ * ```ts
+ * import { createWriter, endOutput, nextOutput } from "@httpaf/body/body";
+ *
+ * const body = createWriter({ wake() {}, abort() {}, callbackError() {} });
+ * body.writeString("last words");
+ * endOutput(body);
+ * body.writeString("dropped");
+ * const chunk = nextOutput(body);
+ * if (typeof chunk === "string" || chunk.length !== 10) throw new Error();
+ * if (nextOutput(body) !== "close") throw new Error("no clean end");
+ * ```
  */
 export function endOutput(body: Body<"write">): void {
   friend.drain(body);
@@ -1021,104 +1151,22 @@ export function endOutput(body: Body<"write">): void {
  * Closes the writer without a clean end: like {@linkcode outputClosed}, and
  * the channel is told to {@linkcode WriteChannel.abort} unless it already
  * ended or closed. Later writes throw as after `closeWriter()`.
+ *
+ * @example A handler failed mid-response
+ * ```ts
+ * import { abortOutput, createWriter } from "@httpaf/body/body";
+ *
+ * let aborted: unknown;
+ * const body = createWriter({
+ *   wake() {},
+ *   abort: (reason) => aborted = reason,
+ *   callbackError() {},
+ * });
+ * const failure = new Error("handler failed");
+ * abortOutput(body, failure);
+ * if (aborted !== failure) throw new Error("not aborted");
+ * ```
  */
 export function abortOutput(body: Body<"write">, reason: unknown): void {
   friend.abort(body, reason);
-}
-
-// =====================================================================
-// Argument checks: messages name the method and what was received.
-// =====================================================================
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === "string") {
-    return `a string of length ${value.length}`;
-  }
-  if (typeof value === "object" || typeof value === "function") {
-    return (value as object).constructor?.name ?? typeof value;
-  }
-  return `${typeof value} ${String(value)}`;
-}
-
-function checkIndex(
-  method: string,
-  name: string,
-  value: unknown,
-  max: number,
-): number {
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Body.${method}: ${name} must be a number, received ${describe(value)}`,
-    );
-  }
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(
-      `Body.${method}: ${name} must be an integer in [0, ${max}], received ${value}`,
-    );
-  }
-  return value;
-}
-
-function checkBytes(
-  method: string,
-  bytes: unknown,
-  off: unknown,
-  len: unknown,
-): [number, number] {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(
-      `Body.${method}: expected a Uint8Array, received ${describe(bytes)}`,
-    );
-  }
-  const start = off === undefined
-    ? 0
-    : checkIndex(method, "off", off, bytes.length);
-  const count = len === undefined
-    ? bytes.length - start
-    : checkIndex(method, "len", len, bytes.length - start);
-  return [start, count];
-}
-
-const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
-const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;
-
-// The UTF-8 length of str[start, start + count), as TextEncoder would write
-// it (a lone surrogate becomes U+FFFD, 3 bytes).
-function utf8Length(str: string, start: number, count: number): number {
-  let n = 0;
-  const end = start + count;
-  for (let i = start; i < end; i++) {
-    const c = str.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
-      const d = str.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}
-
-/**
- * Validates a `bufferSize` option: an integer from 64 to 2^30.
- *
- * @throws {TypeError} when not a number.
- * @throws {RangeError} when out of range or fractional.
- */
-export function checkBufferSize(caller: string, size: unknown): number {
-  if (typeof size !== "number") {
-    throw new TypeError(
-      `${caller}: bufferSize must be a number, received ${describe(size)}`,
-    );
-  }
-  if (!Number.isInteger(size) || size < 64 || size > 2 ** 30) {
-    throw new RangeError(
-      `${caller}: bufferSize must be an integer in [64, 2^30], received ${size}`,
-    );
-  }
-  return size;
 }

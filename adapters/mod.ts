@@ -1,7 +1,7 @@
 /**
  * The adapters that join a `Body` to web streams.
  *
- * @example
+ * @example A reader body back into a stream
  * ```ts
  * import { bodyFromReadable, readableFromBody } from "@httpaf/body/adapters";
  *

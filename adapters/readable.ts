@@ -15,7 +15,6 @@
 import {
   type Body,
   type BodyOptions,
-  checkBufferSize,
   createReader,
   DEFAULT_BUFFER_SIZE,
   deliverInput,
@@ -23,6 +22,7 @@ import {
   failInput,
   type ReadChannel,
 } from "../body.ts";
+import { checkBufferSize } from "../_check.ts";
 
 // Larger BYOB views collapse on chunked uploads in Deno's server (measured).
 const MAX_VIEW = 65536;

@@ -192,6 +192,28 @@ const STREAMING = 2;
 /**
  * httpaf's request descriptor: the request, its body, and the ways to
  * respond. Made by {@linkcode withBody}, one per request.
+ *
+ * @example Answering with the size of the upload
+ * ```ts
+ * import { type Reqd, withBody } from "@httpaf/body";
+ *
+ * const handler = withBody((reqd: Reqd) => {
+ *   let size = 0;
+ *   const onRead = (_b: Uint8Array, _off: number, len: number) => {
+ *     size += len;
+ *     reqd.requestBody.scheduleRead({ onRead, onEof });
+ *   };
+ *   const onEof = (error?: unknown) =>
+ *     error === undefined
+ *       ? reqd.respondWithString({ status: 200 }, `${size} bytes\n`)
+ *       : reqd.reportException(error);
+ *   reqd.requestBody.scheduleRead({ onRead, onEof });
+ * });
+ * const response = await handler(
+ *   new Request("http://localhost/", { method: "PUT", body: "12345" }),
+ * );
+ * if (await response.text() !== "5 bytes\n") throw new Error("wrong size");
+ * ```
  */
 export class Reqd {
   /** The web `Request`. */

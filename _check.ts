@@ -1,0 +1,110 @@
+/**
+ * Argument checks shared by the body and the adapters. Messages name the
+ * call and say what was received. Private: never re-exported.
+ *
+ * @module
+ */
+
+/** A short description of a received value, for error messages. */
+export function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") {
+    return `a string of length ${value.length}`;
+  }
+  if (typeof value === "object" || typeof value === "function") {
+    return (value as object).constructor?.name ?? typeof value;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+/**
+ * Validates an offset or length: a number (else `TypeError`), an integer in
+ * `[0, max]` (else `RangeError`).
+ */
+export function checkIndex(
+  method: string,
+  name: string,
+  value: unknown,
+  max: number,
+): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Body.${method}: ${name} must be a number, received ${describe(value)}`,
+    );
+  }
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(
+      `Body.${method}: ${name} must be an integer in [0, ${max}], received ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates `(bytes, off?, len?)`: a Uint8Array and a range inside it.
+ * Returns `[start, count]`.
+ */
+export function checkBytes(
+  method: string,
+  bytes: unknown,
+  off: unknown,
+  len: unknown,
+): [number, number] {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `Body.${method}: expected a Uint8Array, received ${describe(bytes)}`,
+    );
+  }
+  const start = off === undefined
+    ? 0
+    : checkIndex(method, "off", off, bytes.length);
+  const count = len === undefined
+    ? bytes.length - start
+    : checkIndex(method, "len", len, bytes.length - start);
+  return [start, count];
+}
+
+/** Whether a UTF-16 code unit is a high (leading) surrogate. */
+export const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
+/** Whether a UTF-16 code unit is a low (trailing) surrogate. */
+export const isLow = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+
+/**
+ * The UTF-8 length of `str[start, start + count)`, as TextEncoder writes
+ * it (a lone surrogate becomes U+FFFD, 3 bytes).
+ */
+export function utf8Length(str: string, start: number, count: number): number {
+  let n = 0;
+  const end = start + count;
+  for (let i = start; i < end; i++) {
+    const c = str.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
+      const d = str.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Validates a `bufferSize` option: an integer from 64 to 2^30; `TypeError`
+ * when not a number, `RangeError` when out of range or fractional.
+ */
+export function checkBufferSize(caller: string, size: unknown): number {
+  if (typeof size !== "number") {
+    throw new TypeError(
+      `${caller}: bufferSize must be a number, received ${describe(size)}`,
+    );
+  }
+  if (!Number.isInteger(size) || size < 64 || size > 2 ** 30) {
+    throw new RangeError(
+      `${caller}: bufferSize must be an integer in [64, 2^30], received ${size}`,
+    );
+  }
+  return size;
+}
