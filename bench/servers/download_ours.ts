@@ -1,8 +1,9 @@
 /**
  * Download of `?bytes=N` in 64 KiB chunks — ours: `scheduleBigstring` of a
  * fresh chunk (handed over without a copy), flush-paced with httpaf's
- * callback loop, one chunk kept ready ahead (as a pull-based stream with
- * the default high-water mark keeps one).
+ * callback loop. The flush of a chunk answers when Deno's server takes it
+ * from the response stream, and the next chunk is scheduled inside that
+ * answer, so the stream has it ready before the server asks again.
  *
  * @module
  */
@@ -24,6 +25,5 @@ serve(withBody((reqd) => {
     sent += n;
     body.flush(next);
   };
-  next("written"); // one chunk in the stream's queue…
-  next("written"); // …and one more ready behind it
+  next("written");
 }));
