@@ -426,7 +426,11 @@ export class Reqd {
       body as string | Uint8Array<ArrayBuffer>,
       init,
     );
-    const declared = response.headers.get("content-length");
+    // Only headers given in `init` can declare a length; touching
+    // response.headers otherwise would cost every response a Headers object.
+    const declared = init?.headers === undefined
+      ? null
+      : response.headers.get("content-length");
     if (declared !== null && this.request.method !== "HEAD") {
       const length = typeof body === "string"
         ? encoder.encode(body).length
