@@ -47,3 +47,23 @@ export function failsWith(
     return true;
   };
 }
+
+/** `n` random bytes (getRandomValues fills at most 64 KiB a call). */
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  }
+  return bytes;
+}
+
+/** The chunks joined into one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}

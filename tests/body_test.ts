@@ -1,6 +1,7 @@
 // The core Body<Rw> through its channel end, with scripted channels: each
 // test is one rule of DESIGN.md ("The core").
 import assert from "node:assert/strict";
+import { concat } from "./_util.ts";
 import {
   abortOutput,
   type Body,
@@ -412,16 +413,6 @@ function drain(body: Body<"write">): Uint8Array[] {
     out.push(next);
   }
   throw new Error("drain: runaway");
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function flushLog(body: Body<"write">, log: string[], name: string): void {

@@ -12,6 +12,7 @@
  */
 
 import assert from "node:assert/strict";
+import { randomBytes } from "./_util.ts";
 import { createHash } from "node:crypto";
 import { createApp as downloadApp } from "../examples/download.ts";
 import { createApp as gzipApp } from "../examples/gzip.ts";
@@ -92,14 +93,6 @@ async function eventually(
 
 function timeout(): AbortSignal {
   return AbortSignal.timeout(TIMEOUT_MS);
-}
-
-function randomBytes(n: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(n);
-  for (let at = 0; at < n; at += 65536) {
-    crypto.getRandomValues(bytes.subarray(at, at + 65536));
-  }
-  return bytes;
 }
 
 function sha256(bytes: Uint8Array): string {

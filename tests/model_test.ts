@@ -5,6 +5,7 @@
 // and source are paced at random (microtasks, `setTimeout(0)`), so the
 // interleavings vary too. Every wait is bounded: a hang fails the property.
 import assert from "node:assert/strict";
+import { concat } from "./_util.ts";
 import fc from "fast-check";
 import {
   type Body,
@@ -108,18 +109,6 @@ function pseudoRandomBytes(length: number, seed: number): Uint8Array {
     bytes[i] = x & 0xff;
   }
   return bytes;
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /** Equal bytes, reported as the first difference rather than a huge diff. */

@@ -21,6 +21,7 @@
  */
 
 import assert from "node:assert/strict";
+import { concat, randomBytes } from "./_util.ts";
 import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
 
@@ -349,25 +350,6 @@ function latin1(data: Uint8Array): string {
   let out = "";
   for (let i = 0; i < data.length; i += 8192) {
     out += String.fromCharCode(...data.subarray(i, i + 8192));
-  }
-  return out;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
-
-function randomBytes(size: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(size);
-  // getRandomValues fills at most 64 KiB a call.
-  for (let i = 0; i < size; i += 64 * KiB) {
-    crypto.getRandomValues(out.subarray(i, i + 64 * KiB));
   }
   return out;
 }

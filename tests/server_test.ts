@@ -2,6 +2,7 @@
 // examples/server.ts as a subprocess on a free loopback port, hits every
 // route, and stops it with SIGTERM.
 import assert from "node:assert/strict";
+import { randomBytes } from "./_util.ts";
 import { createHash } from "node:crypto";
 
 const TIMEOUT_MS = 20_000;
@@ -72,14 +73,6 @@ async function waitFor(
   throw new Error(
     `no line matched ${pattern} in ${TIMEOUT_MS} ms: ${lines.join(" | ")}`,
   );
-}
-
-function randomBytes(n: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(n);
-  for (let at = 0; at < n; at += 65536) {
-    crypto.getRandomValues(bytes.subarray(at, at + 65536));
-  }
-  return bytes;
 }
 
 function sha256(bytes: Uint8Array): string {

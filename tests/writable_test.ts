@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { failsWith, turns, until } from "./_util.ts";
+import { concat, failsWith, turns, until } from "./_util.ts";
 import {
   type Body,
   bodyFromReadable,
@@ -30,16 +30,6 @@ function bytes(text: string): Uint8Array {
 
 function text(buffer: Uint8Array): string {
   return decoder.decode(buffer);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 // Index of the first byte where `a` and `b` differ, -1 if they are equal.
