@@ -193,19 +193,39 @@ Deno.test("the demo server cuts a client that owes its upload once the shutdown 
     hostname: "127.0.0.1",
     port: Number(port),
   });
+  let closed = false;
+  const close = () => {
+    if (!closed) conn.close();
+    closed = true;
+  };
   try {
+    // With `expect: 100-continue` the server says when the handler started
+    // reading the body: the moment the upload is certainly in flight.
     await conn.write(
       new TextEncoder().encode(
-        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1048576\r\n\r\npartial",
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1048576\r\nexpect: 100-continue\r\n\r\n",
       ),
     );
-    await waitFor(server.lines, /^$|./); // the server is up; the upload hangs
+    const buffer = new Uint8Array(1024);
+    let head = "";
+    const watchdog = setTimeout(close, TIMEOUT_MS); // a read never hangs
+    try {
+      for (let i = 0; i < 100 && !head.includes("100 Continue"); i++) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        head += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(watchdog);
+    }
+    assert.match(head, /^HTTP\/1\.1 100 Continue/);
+    await conn.write(new TextEncoder().encode("partial")); // then nothing more
     const began = Date.now();
     const status = await server.stop();
     const took = Date.now() - began;
     assert.equal(status.code, 0, server.errors.join(""));
     assert.ok(took >= 4000 && took < 15_000, `stopped after ${took} ms`);
   } finally {
-    conn.close();
+    close();
   }
 });
