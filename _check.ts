@@ -108,3 +108,26 @@ export function checkBufferSize(caller: string, size: unknown): number {
   }
   return size;
 }
+
+/**
+ * Validates an optional byte limit: `undefined`, or a non-negative safe
+ * integer; `TypeError` when not a number, `RangeError` otherwise.
+ */
+export function checkLimit(
+  caller: string,
+  name: string,
+  value: unknown,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${caller}: ${name} must be a number, received ${describe(value)}`,
+    );
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `${caller}: ${name} must be a non-negative integer, received ${value}`,
+    );
+  }
+  return value;
+}

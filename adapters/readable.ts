@@ -22,7 +22,7 @@ import {
   failInput,
   type ReadChannel,
 } from "../body.ts";
-import { checkBufferSize } from "../_check.ts";
+import { checkBufferSize, checkLimit } from "../_check.ts";
 
 // Larger BYOB views collapse on chunked uploads in Deno's server (measured).
 const MAX_VIEW = 65536;
@@ -102,15 +102,7 @@ export function readerFromStream(
   const size = options?.bufferSize === undefined
     ? DEFAULT_BUFFER_SIZE
     : checkBufferSize("bodyFromReadable", options.bufferSize);
-  const max = options?.maxBytes;
-  if (
-    max !== undefined &&
-    (typeof max !== "number" || !Number.isSafeInteger(max) || max < 0)
-  ) {
-    throw new (typeof max === "number" ? RangeError : TypeError)(
-      `bodyFromReadable: maxBytes must be a non-negative integer, received ${max}`,
-    );
-  }
+  const max = checkLimit("bodyFromReadable", "maxBytes", options?.maxBytes);
   const source = new StreamSource(stream, Math.min(size, MAX_VIEW), options);
   source.limit(max ?? -1, onOverflow);
   return source.body;

@@ -22,6 +22,7 @@ import {
   endOutput,
   failInput,
 } from "../body.ts";
+import { checkLimit } from "../_check.ts";
 import { readerFromStream } from "./readable.ts";
 import { openStream } from "./writable.ts";
 
@@ -129,14 +130,7 @@ class Server {
   constructor(handler: BodyHandler, options: WithBodyOptions) {
     this.handler = handler;
     this.bufferSize = options.bufferSize;
-    const max = options.maxBodyBytes;
-    if (
-      max !== undefined && (!Number.isSafeInteger(max) || (max as number) < 0)
-    ) {
-      throw new (typeof max === "number" ? RangeError : TypeError)(
-        `withBody: maxBodyBytes must be a non-negative integer, received ${max}`,
-      );
-    }
+    const max = checkLimit("withBody", "maxBodyBytes", options.maxBodyBytes);
     this.maxBodyBytes = max;
     const onError = options.onError ?? defaultOnError;
     if (typeof onError !== "function") {

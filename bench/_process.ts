@@ -24,13 +24,8 @@ export function profileServersInto(dir: string): void {
 }
 
 /** Memory figures a server's `/stats` answers (bytes). */
-export interface Stats {
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  allocated: number;
-}
+export type { Stats } from "./servers/_serve.ts";
+import type { Stats } from "./servers/_serve.ts";
 
 /** A running benchmark server. */
 export interface Server {
