@@ -131,6 +131,14 @@ export interface WriteChannel {
    * `error`. Every other flush was still answered.
    */
   callbackError(error: unknown): void;
+  /**
+   * Optional. The application called {@linkcode Body.flush}: every byte
+   * written so far should leave now (a compressor emits what it holds).
+   * Called from a microtask, once per burst of flushes, never inside an
+   * application call, never after the channel closed or
+   * {@linkcode nextOutput} returned `"close"`.
+   */
+  flush?(): void;
 }
 
 // Bits of Body#flags (one field: an idle body should cost little memory).
@@ -151,6 +159,7 @@ const DRAINING = 2048; // endOutput(): pending output, then end-of-stream
 // Which side: set for a writer body, clear for a reader.
 const WRITER = 4096;
 const TEXT_HIGH = 8192; // #text ends with a high surrogate
+const FLUSH_QUEUED = 16384; // a WriteChannel.flush() microtask is queued
 
 // Smallest free tail of a coalescing buffer worth writing into after the
 // bytes before it were handed to the channel.
@@ -703,6 +712,17 @@ export class Body<Rw extends BodySide> {
       this.#delivered >= this.#written
     ) {
       this.#queueSettle();
+    }
+    const channel = this.#writerChannel;
+    if (
+      channel.flush !== undefined &&
+      (this.#flags & (FLUSH_QUEUED | GONE | EOS_SENT)) === 0
+    ) {
+      this.#flags |= FLUSH_QUEUED;
+      queueMicrotask(() => {
+        this.#flags &= ~FLUSH_QUEUED;
+        if ((this.#flags & (GONE | EOS_SENT)) === 0) channel.flush!();
+      });
     }
     return promise;
   }
