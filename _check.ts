@@ -22,19 +22,19 @@ export function describe(value: unknown): string {
  * `[0, max]` (else `RangeError`).
  */
 export function checkIndex(
-  method: string,
+  caller: string,
   name: string,
   value: unknown,
   max: number,
 ): number {
   if (typeof value !== "number") {
     throw new TypeError(
-      `Body.${method}: ${name} must be a number, received ${describe(value)}`,
+      `${caller}: ${name} must be a number, received ${describe(value)}`,
     );
   }
   if (!Number.isInteger(value) || value < 0 || value > max) {
     throw new RangeError(
-      `Body.${method}: ${name} must be an integer in [0, ${max}], received ${value}`,
+      `${caller}: ${name} must be an integer in [0, ${max}], received ${value}`,
     );
   }
   return value;
@@ -45,22 +45,22 @@ export function checkIndex(
  * Returns `[start, count]`.
  */
 export function checkBytes(
-  method: string,
+  caller: string,
   bytes: unknown,
   off: unknown,
   len: unknown,
 ): [number, number] {
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(
-      `Body.${method}: expected a Uint8Array, received ${describe(bytes)}`,
+      `${caller}: expected a Uint8Array, received ${describe(bytes)}`,
     );
   }
   const start = off === undefined
     ? 0
-    : checkIndex(method, "off", off, bytes.length);
+    : checkIndex(caller, "off", off, bytes.length);
   const count = len === undefined
     ? bytes.length - start
-    : checkIndex(method, "len", len, bytes.length - start);
+    : checkIndex(caller, "len", len, bytes.length - start);
   return [start, count];
 }
 
@@ -130,4 +130,66 @@ export function checkLimit(
     );
   }
   return value;
+}
+
+/**
+ * Validates the options every body takes (`bufferSize`, `onError`) for
+ * `caller`; returns the buffer size, if given.
+ */
+export function checkBodyOptions(
+  caller: string,
+  options: { bufferSize?: unknown; onError?: unknown } | undefined,
+): number | undefined {
+  if (
+    options !== undefined && (options === null || typeof options !== "object")
+  ) {
+    throw new TypeError(
+      `${caller}: options must be an object, received ${describe(options)}`,
+    );
+  }
+  const onError = options?.onError;
+  if (onError !== undefined && typeof onError !== "function") {
+    throw new TypeError(
+      `${caller}: onError must be a function, received ${describe(onError)}`,
+    );
+  }
+  const size = options?.bufferSize;
+  return size === undefined ? undefined : checkBufferSize(caller, size);
+}
+
+/**
+ * Validates a writer's options for `caller`: `bufferSize` and
+ * `contentLength` (a safe integer ≥ 0, or undefined).
+ */
+export function checkWriterOptions(
+  caller: string,
+  options:
+    | { bufferSize?: unknown; onError?: unknown; contentLength?: unknown }
+    | undefined,
+): { bufferSize: number | undefined; contentLength: number | undefined } {
+  const bufferSize = checkBodyOptions(caller, options);
+  const contentLength = checkLimit(
+    caller,
+    "contentLength",
+    options?.contentLength,
+  );
+  return { bufferSize, contentLength };
+}
+
+/** Validates that `channel` has every one of `methods`. */
+export function checkChannel(
+  caller: string,
+  channel: unknown,
+  methods: readonly string[],
+): void {
+  for (const method of methods) {
+    const f = (channel as Record<string, unknown> | null)?.[method];
+    if (typeof f !== "function") {
+      throw new TypeError(
+        `${caller}: expected a channel with ${methods.join(", ")}, received ${
+          describe(channel)
+        } without ${method}()`,
+      );
+    }
+  }
 }

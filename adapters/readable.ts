@@ -13,7 +13,7 @@
  */
 
 import {
-  type Body,
+  Body,
   type BodyOptions,
   createReader,
   DEFAULT_BUFFER_SIZE,
@@ -22,7 +22,8 @@ import {
   failInput,
   type ReadChannel,
 } from "../body.ts";
-import { checkBufferSize, checkLimit } from "../_check.ts";
+import { checkBodyOptions, checkLimit, describe } from "../_check.ts";
+import { reportCallbackError } from "./_callback.ts";
 
 // Larger BYOB views collapse on chunked uploads in Deno's server (measured).
 const MAX_VIEW = 65536;
@@ -77,60 +78,86 @@ export function bodyFromReadable(
   stream: ReadableStream<Uint8Array>,
   options?: ReaderOptions,
 ): Body<"read"> {
-  return readerFromStream(stream, options);
+  const maxBytes = checkLimit(
+    "bodyFromReadable",
+    "maxBytes",
+    options?.maxBytes,
+  );
+  return openReader("bodyFromReadable", stream, options, {
+    onError: options?.onError,
+    maxBytes,
+    overflow: (max) =>
+      new RangeError(
+        `bodyFromReadable: the stream brought more than maxBytes (${max} bytes)`,
+      ),
+  });
 }
 
 /**
- * {@linkcode bodyFromReadable} with a hook for the `Deno.serve` adapter:
- * `onOverflow` is called when the stream passed `maxBytes`, after the body
- * failed with the `RangeError` it receives. Not part of the public API.
+ * What the `Deno.serve` adapter sets and learns on a request stream. Not
+ * part of the public API.
  */
-export function readerFromStream(
+export interface SourceHooks {
+  /** Receives an exception thrown by `onRead`/`onEof` (body closed). */
+  onError?: (error: unknown) => void;
+  /** The most bytes the stream may bring (default: no limit). */
+  maxBytes?: number;
+  /** Makes the error of a stream that brought more than `maxBytes`. */
+  overflow?: (max: number) => RangeError;
+  /** Called with that error after the body failed with it. */
+  onOverflow?: (error: RangeError) => void;
+  /**
+   * The exact number of bytes the stream must bring (a declared
+   * `content-length`): a stream that ends short of it fails the body.
+   */
+  length?: number;
+}
+
+/**
+ * {@linkcode bodyFromReadable} for `caller`, with `hooks`. Not part of the
+ * public API.
+ */
+export function openReader(
+  caller: string,
   stream: ReadableStream<Uint8Array>,
-  options?: ReaderOptions,
-  onOverflow?: (error: RangeError) => void,
+  options: BodyOptions | undefined,
+  hooks: SourceHooks,
 ): Body<"read"> {
   if (!(stream instanceof ReadableStream)) {
     throw new TypeError(
-      "bodyFromReadable: expected a ReadableStream, received " +
-        (stream === null ? "null" : typeof stream),
+      `${caller}: expected a ReadableStream, received ${describe(stream)}`,
     );
   }
-  if (stream.locked) {
-    throw new TypeError("bodyFromReadable: the stream is locked");
-  }
-  const size = options?.bufferSize === undefined
-    ? DEFAULT_BUFFER_SIZE
-    : checkBufferSize("bodyFromReadable", options.bufferSize);
-  const max = checkLimit("bodyFromReadable", "maxBytes", options?.maxBytes);
-  const source = new StreamSource(stream, Math.min(size, MAX_VIEW), options);
-  source.limit(max ?? -1, onOverflow);
-  return source.body;
+  if (stream.locked) throw new TypeError(`${caller}: the stream is locked`);
+  const size = checkBodyOptions(caller, options) ?? DEFAULT_BUFFER_SIZE;
+  return new StreamSource(caller, stream, Math.min(size, MAX_VIEW), hooks).body;
 }
 
 // The channel end of bodyFromReadable. Its promise handlers are bound once,
 // so a chunk costs no closure.
 class StreamSource implements ReadChannel {
   readonly body: Body<"read">;
+  readonly #caller: string;
+  // One of the two is set: BYOB for byte streams, default otherwise.
   #byob: ReadableStreamBYOBReader | null = null;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
-  #viewSize: number;
+  readonly #viewSize: number;
   // The reused BYOB buffer: allocated at the first read, transferred to the
   // stream during a read and back in its result.
   #buffer: ArrayBuffer | null = null;
   #released = false;
-  #onError: ((error: unknown) => void) | undefined;
-  #max = -1; // maxBytes, or -1 for none
   #count = 0; // bytes the stream brought so far
-  #onOverflow: ((error: RangeError) => void) | undefined;
+  readonly #hooks: SourceHooks;
 
   constructor(
+    caller: string,
     stream: ReadableStream<Uint8Array>,
     viewSize: number,
-    options: ReaderOptions | undefined,
+    hooks: SourceHooks,
   ) {
+    this.#caller = caller;
     this.#viewSize = viewSize;
-    this.#onError = options?.onError;
+    this.#hooks = hooks;
     try {
       this.#byob = stream.getReader({ mode: "byob" });
     } catch {
@@ -138,12 +165,12 @@ class StreamSource implements ReadChannel {
       // one-chunk streams): the default reader is the only way in.
       this.#reader = stream.getReader();
     }
-    this.body = createReader(this, options);
+    this.body = createReader(this);
   }
 
-  limit(max: number, onOverflow?: (error: RangeError) => void): void {
-    this.#max = max;
-    this.#onOverflow = onOverflow;
+  /** Bytes the stream brought so far. */
+  get count(): number {
+    return this.#count;
   }
 
   request(): void {
@@ -169,39 +196,60 @@ class StreamSource implements ReadChannel {
 
   callbackError(error: unknown): void {
     failInput(this.body, error);
-    this.#onError?.(error);
+    reportCallbackError(this.#caller, this.#hooks.onError, error);
   }
 
   #onByob = (result: ReadableStreamReadResult<Uint8Array>): void => {
     const view = result.value;
     if (view !== undefined) this.#buffer = view.buffer as ArrayBuffer;
-    if (result.done) endInput(this.body);
+    if (result.done) this.#end();
     else this.#deliver(view!);
   };
 
   #onChunk = (result: ReadableStreamReadResult<Uint8Array>): void => {
-    if (result.done) return endInput(this.body);
+    if (result.done) return this.#end();
     const chunk: unknown = result.value;
     if (chunk instanceof Uint8Array) return this.#deliver(chunk);
     failInput(
       this.body,
       new TypeError(
-        "bodyFromReadable: the stream produced a chunk that is not a Uint8Array",
+        `${this.#caller}: the stream produced a chunk that is not a Uint8Array`,
       ),
     );
   };
 
   #deliver(chunk: Uint8Array): void {
-    const max = this.#max;
-    if (max >= 0 && (this.#count += chunk.length) > max) {
-      const error = new RangeError(
-        `bodyFromReadable: the body is larger than the limit of ${max} bytes`,
-      );
+    const count = (this.#count += chunk.length);
+    const { maxBytes, length } = this.#hooks;
+    if (maxBytes !== undefined && count > maxBytes) {
+      const error = this.#hooks.overflow!(maxBytes);
       failInput(this.body, error); // cancels the stream
-      this.#onOverflow?.(error);
-      return;
+      this.#hooks.onOverflow?.(error);
+    } else if (length !== undefined && count > length) {
+      failInput(
+        this.body,
+        new RangeError(
+          `${this.#caller}: the body brought ${count} bytes, more than its declared content-length of ${length}`,
+        ),
+      );
+    } else {
+      deliverInput(this.body, chunk, 0, chunk.length);
     }
-    deliverInput(this.body, chunk, 0, chunk.length);
+  }
+
+  // The stream ended: cleanly, unless short of a declared length (a
+  // truncated body must never look complete).
+  #end(): void {
+    const length = this.#hooks.length;
+    if (length === undefined || this.#count === length) {
+      return endInput(this.body);
+    }
+    failInput(
+      this.body,
+      new Error(
+        `${this.#caller}: the body ended after ${this.#count} of ${length} bytes`,
+      ),
+    );
   }
 
   #onFailure = (error: unknown): void => {
@@ -231,8 +279,10 @@ class StreamSource implements ReadChannel {
 export function readableFromBody(
   body: Body<"read">,
 ): ReadableStream<Uint8Array> {
-  if ((body as Body<"read"> | undefined)?.side !== "read") {
-    throw new TypeError("readableFromBody: expected a reader body");
+  if (!(body instanceof Body) || body.side !== "read") {
+    throw new TypeError(
+      "readableFromBody: expected a reader body, received " + describe(body),
+    );
   }
   return new ReadableStream(new BodySource(body), { highWaterMark: 0 });
 }

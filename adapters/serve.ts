@@ -23,7 +23,7 @@ import {
   failInput,
 } from "../body.ts";
 import { checkLimit } from "../_check.ts";
-import { readerFromStream } from "./readable.ts";
+import { openReader } from "./readable.ts";
 import { openStream } from "./writable.ts";
 
 /** An httpaf-style handler: it answers through `reqd`, now or later. */
@@ -259,15 +259,21 @@ export class Reqd {
       endInput(body);
       return (this.#requestBody = body);
     }
-    return (this.#requestBody = readerFromStream(
-      stream,
-      { bufferSize: server.bufferSize, maxBytes: server.maxBodyBytes, onError },
-      () => {
+    return (this.#requestBody = openReader("withBody", stream, {
+      bufferSize: server.bufferSize,
+    }, {
+      onError,
+      maxBytes: server.maxBodyBytes,
+      overflow: (max) =>
+        new RangeError(
+          `withBody: the request body is larger than maxBodyBytes (${max} bytes)`,
+        ),
+      onOverflow: () => {
         if (this.#state === PENDING) {
           this.#respond(tooLarge(server.maxBodyBytes!));
         }
       },
-    ));
+    }));
   }
 
   /**
@@ -339,14 +345,13 @@ export class Reqd {
       }
       contentLength = Number(declared);
     }
-    const { body, readable } = openStream(
-      {
-        bufferSize: this.#server.bufferSize,
-        contentLength,
-        onError: (error) => this.reportException(error),
-      },
-      () => this.#server.live?.delete(this),
-    );
+    const { body, readable } = openStream("Reqd.respondWithStreaming", {
+      bufferSize: this.#server.bufferSize,
+      contentLength,
+    }, {
+      onError: (error) => this.reportException(error),
+      onEnd: () => this.#server.live?.delete(this),
+    });
     const response = new Response(bodyless(status) ? null : readable, {
       status,
       statusText: init?.statusText,

@@ -15,7 +15,7 @@
 
 import {
   abortOutput,
-  type Body,
+  Body,
   createWriter,
   nextOutput,
   outputClosed,
@@ -23,6 +23,8 @@ import {
   type WriteChannel,
   type WriterOptions,
 } from "../body.ts";
+import { checkWriterOptions, describe } from "../_check.ts";
+import { reportCallbackError } from "./_callback.ts";
 
 /** A writer body and the stream that carries its output. */
 export interface StreamingBody {
@@ -60,43 +62,53 @@ export interface StreamingBody {
  * ```
  */
 export function streamingBody(options?: WriterOptions): StreamingBody {
-  return openStream(options);
+  const onError = options?.onError;
+  return openStream("streamingBody", options, onError && { onError });
 }
 
 /**
- * {@linkcode streamingBody} with a hook for the `Deno.serve` adapter:
- * `onEnd` is called once when the readable closed, errored or was
- * cancelled. Not part of the public API.
+ * What the `Deno.serve` adapter learns from a response stream. Not part of
+ * the public API.
+ */
+export interface StreamHooks {
+  /** An exception thrown by a flush callback; the stream errored with it. */
+  onError?(error: unknown): void;
+  /** The readable closed, errored or was cancelled (called once). */
+  onEnd?(): void;
+}
+
+/**
+ * {@linkcode streamingBody} for `caller`, with `hooks`. Not part of the
+ * public API.
  */
 export function openStream(
-  options?: WriterOptions,
-  onEnd?: () => void,
+  caller: string,
+  options: WriterOptions | undefined,
+  hooks?: StreamHooks,
 ): StreamingBody {
-  const sink = new StreamSink(options, onEnd);
+  const { bufferSize, contentLength } = checkWriterOptions(caller, options);
+  const sink = new StreamSink(
+    { bufferSize, contentLength },
+    hooks,
+  );
   const readable = new ReadableStream<Uint8Array>(sink, { highWaterMark: 1 });
   return { body: sink.body, readable };
 }
 
-const IDLE = 0;
-const PULLING = 1;
-const DONE = 2;
-
 // The channel end of streamingBody, and the underlying source of its
-// readable (prototype methods: an idle body costs no closures).
+// readable (prototype methods: an idle body costs no closures). `#state`:
+// "idle"; "pulling": the stream asked for a chunk and got nothing yet;
+// "done": the stream is closed, errored or cancelled.
 class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   readonly body: Body<"write">;
   #controller: ReadableStreamDefaultController<Uint8Array> | null = null;
-  // IDLE; PULLING: the stream asked for a chunk and got nothing yet; DONE:
-  // the stream is closed, errored or cancelled.
-  #state = IDLE;
+  #state: "idle" | "pulling" | "done" = "idle";
   // Bytes of the chunk last enqueued, not yet known to be taken (0: none).
   #unconfirmed = 0;
-  #onError: ((error: unknown) => void) | undefined;
-  #onEnd: (() => void) | undefined;
+  readonly #hooks: StreamHooks | undefined;
 
-  constructor(options: WriterOptions | undefined, onEnd?: () => void) {
-    this.#onError = options?.onError;
-    this.#onEnd = onEnd;
+  constructor(options: WriterOptions, hooks: StreamHooks | undefined) {
+    this.#hooks = hooks;
     this.body = createWriter(this, options);
   }
 
@@ -112,7 +124,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
       this.#unconfirmed = 0;
       outputWritten(this.body, taken);
     }
-    if (this.#state === IDLE) this.#state = PULLING;
+    if (this.#state === "idle") this.#state = "pulling";
     this.#pump();
   }
 
@@ -122,7 +134,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   }
 
   wake(): void {
-    if (this.#state === PULLING) this.#pump();
+    if (this.#state === "pulling") this.#pump();
   }
 
   abort(reason: unknown): void {
@@ -132,7 +144,7 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   callbackError(error: unknown): void {
     this.#fail(error);
     outputClosed(this.body);
-    this.#onError?.(error);
+    reportCallbackError("streamingBody", this.#hooks?.onError, error);
   }
 
   // Hands one chunk to the stream: straight into a pending read, or into
@@ -140,10 +152,10 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   // Deno's server busy (measured 1.2x the throughput of handing chunks
   // over only on demand); it counts as written only once taken (pull).
   #pump(): void {
-    if (this.#state === DONE) return;
+    if (this.#state === "done") return;
     const out = nextOutput(this.body);
     if (out === "yield") return;
-    this.#state = IDLE;
+    this.#state = "idle";
     if (out === "close") {
       this.#end();
       this.#controller!.close();
@@ -159,9 +171,9 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
 
   // Marks the stream finished; false if it already was.
   #end(): boolean {
-    if (this.#state === DONE) return false;
-    this.#state = DONE;
-    this.#onEnd?.();
+    if (this.#state === "done") return false;
+    this.#state = "done";
+    this.#hooks?.onEnd?.();
     return true;
   }
 }
@@ -198,13 +210,22 @@ export function bodyFromWritable(
   if (!(stream instanceof WritableStream)) {
     throw new TypeError(
       "bodyFromWritable: expected a WritableStream, received " +
-        (stream === null ? "null" : typeof stream),
+        describe(stream),
     );
   }
   if (stream.locked) {
     throw new TypeError("bodyFromWritable: the stream is locked");
   }
-  return new WritableSink(stream, options).body;
+  const { bufferSize, contentLength } = checkWriterOptions(
+    "bodyFromWritable",
+    options,
+  );
+  return new WritableSink(
+    stream,
+    { bufferSize, contentLength },
+    options?.onError,
+  )
+    .body;
 }
 
 // The channel end of bodyFromWritable. Write promises resolve in order, so
@@ -216,8 +237,12 @@ class WritableSink implements WriteChannel {
   #head = 0;
   #onError: ((error: unknown) => void) | undefined;
 
-  constructor(stream: WritableStream<Uint8Array>, options?: WriterOptions) {
-    this.#onError = options?.onError;
+  constructor(
+    stream: WritableStream<Uint8Array>,
+    options: WriterOptions,
+    onError: ((error: unknown) => void) | undefined,
+  ) {
+    this.#onError = onError;
     this.#writer = stream.getWriter();
     this.body = createWriter(this, options);
     this.#writer.closed.then(undefined, this.#broken);
@@ -236,7 +261,7 @@ class WritableSink implements WriteChannel {
   callbackError(error: unknown): void {
     outputClosed(this.body);
     this.abort(error);
-    this.#onError?.(error);
+    reportCallbackError("bodyFromWritable", this.#onError, error);
   }
 
   #pump(): void {
@@ -295,8 +320,10 @@ class WritableSink implements WriteChannel {
 export function writableFromBody(
   body: Body<"write">,
 ): WritableStream<Uint8Array> {
-  if ((body as Body<"write"> | undefined)?.side !== "write") {
-    throw new TypeError("writableFromBody: expected a writer body");
+  if (!(body instanceof Body) || body.side !== "write") {
+    throw new TypeError(
+      "writableFromBody: expected a writer body, received " + describe(body),
+    );
   }
   const written = (result: string): void => {
     if (result !== "written") {
@@ -311,7 +338,7 @@ export function writableFromBody(
         if (!(chunk instanceof Uint8Array)) {
           throw new TypeError(
             "writableFromBody: chunks must be Uint8Array, received " +
-              (chunk === null ? "null" : typeof chunk),
+              describe(chunk),
           );
         }
         body.scheduleBigstring(chunk);
