@@ -1,6 +1,6 @@
 /**
- * The documented `Body<Rw>` API that both sides share, re-exported by
- * `body.ts`. Each side is a subclass of its own — `Reader` (`_reader.ts`)
+ * The application end of the core: the documented `Body<Rw>` API that
+ * both sides share, and its types, re-exported by `body.ts`. Each side is a subclass of its own — `Reader` (`_reader.ts`)
  * and `Writer` (`_writer.ts`) — that overrides the operations of its side;
  * the other side's operations stay the ones below, which throw a
  * `TypeError` for plain-JS callers (TypeScript rejects them at compile
@@ -11,7 +11,68 @@
  * @module
  */
 
-import type { BodySide, FlushResult, ReadCallbacks } from "./body.ts";
+/** Which end of a body the application holds: `"read"` or `"write"`. */
+export type BodySide = "read" | "write";
+
+/**
+ * How a flush was answered: `"written"` when every byte written before the
+ * flush reached the output channel, `"closed"` when the channel closed or
+ * failed first.
+ */
+export type FlushResult = "written" | "closed";
+
+/** The one-shot callbacks of {@linkcode Body.scheduleRead}. */
+export interface ReadCallbacks {
+  /**
+   * Receives the next bytes: `buffer[off, off + len)`, `len > 0`. The memory
+   * is borrowed: it is valid only during the call and may be reused by the
+   * body afterwards. Copy what you keep.
+   */
+  onRead(buffer: Uint8Array, off: number, len: number): void;
+  /**
+   * The input has ended and every buffered byte was delivered. Called with
+   * no argument on a clean end, with the error when the input failed.
+   */
+  onEof(error?: unknown): void;
+}
+
+/** Options shared by every body and adapter. */
+export interface BodyOptions {
+  /**
+   * Size in bytes of the buffers copied writes coalesce into (the largest
+   * chunk a copied write produces), and of the reused read buffer of
+   * `bodyFromReadable` (capped at 64 KiB there). Default: 65536.
+   */
+  bufferSize?: number;
+  /**
+   * Called with an exception thrown by an application callback that an
+   * adapter invoked (`onRead`, `onEof`, a flush callback) after the adapter
+   * closed the body and failed its stream side with it. Without it the
+   * exception is logged with `console.error`; either way it never escapes
+   * as an uncaught error.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** Options of a writer body. */
+export interface WriterOptions extends BodyOptions {
+  /**
+   * The exact number of bytes the body will carry (a response's
+   * `content-length`). A write that would go past it throws a `RangeError`
+   * and writes nothing; `closeWriter()` short of it aborts the output
+   * instead of ending it cleanly, so a truncated body never looks complete.
+   */
+  contentLength?: number;
+  /**
+   * The most bytes the body may hold for its channel (`pendingBytes`). The
+   * write that makes it hold more cuts the output, as when the channel
+   * closes: the channel is told to abort (without a clean end), pending
+   * output is dropped, every flush answers `"closed"`, and later writes are
+   * dropped without throwing. Memory stays bounded even for a producer
+   * that does not wait for its flushes. Default: no limit.
+   */
+  maxPendingBytes?: number;
+}
 
 /**
  * A one-way byte pipe with httpaf's callback semantics: `Body<"read">` for

@@ -64,6 +64,50 @@ export function checkBytes(
   return [start, count];
 }
 
+/**
+ * Validates `(str, off?, len?)`: a string and a range of UTF-16 code units
+ * inside it. Returns `[start, count]`.
+ */
+export function checkText(
+  caller: string,
+  str: unknown,
+  off: unknown,
+  len: unknown,
+): [number, number] {
+  if (typeof str !== "string") {
+    throw new TypeError(
+      `${caller}: expected a string, received ${describe(str)}`,
+    );
+  }
+  const start = off === undefined
+    ? 0
+    : checkIndex(caller, "off", off, str.length);
+  const count = len === undefined
+    ? str.length - start
+    : checkIndex(caller, "len", len, str.length - start);
+  return [start, count];
+}
+
+/**
+ * Validates a string of exactly one Unicode scalar value (a surrogate pair
+ * counts as one; a lone surrogate cannot be written as UTF-8). Returns
+ * its code point.
+ */
+export function checkChar(caller: string, char: unknown): number {
+  const cp = typeof char === "string" ? char.codePointAt(0) : undefined;
+  if (
+    cp === undefined || (char as string).length !== (cp > 0xffff ? 2 : 1) ||
+    (cp >= 0xd800 && cp <= 0xdfff)
+  ) {
+    throw new TypeError(
+      `${caller}: expected a string of one Unicode scalar value, received ${
+        describe(char)
+      }`,
+    );
+  }
+  return cp;
+}
+
 /** Whether a UTF-16 code unit is a high (leading) surrogate. */
 export const isHigh = (c: number) => c >= 0xd800 && c <= 0xdbff;
 /** Whether a UTF-16 code unit is a low (trailing) surrogate. */
@@ -158,22 +202,36 @@ export function checkBodyOptions(
 }
 
 /**
- * Validates a writer's options for `caller`: `bufferSize` and
- * `contentLength` (a safe integer ≥ 0, or undefined).
+ * Validates a writer's options for `caller`: `bufferSize`, and
+ * `contentLength` and `maxPendingBytes` (safe integers ≥ 0, or undefined).
  */
 export function checkWriterOptions(
   caller: string,
   options:
-    | { bufferSize?: unknown; onError?: unknown; contentLength?: unknown }
+    | {
+      bufferSize?: unknown;
+      onError?: unknown;
+      contentLength?: unknown;
+      maxPendingBytes?: unknown;
+    }
     | undefined,
-): { bufferSize: number | undefined; contentLength: number | undefined } {
+): {
+  bufferSize: number | undefined;
+  contentLength: number | undefined;
+  maxPendingBytes: number | undefined;
+} {
   const bufferSize = checkBodyOptions(caller, options);
   const contentLength = checkLimit(
     caller,
     "contentLength",
     options?.contentLength,
   );
-  return { bufferSize, contentLength };
+  const maxPendingBytes = checkLimit(
+    caller,
+    "maxPendingBytes",
+    options?.maxPendingBytes,
+  );
+  return { bufferSize, contentLength, maxPendingBytes };
 }
 
 /** Validates that `channel` has every one of `methods`. */

@@ -19,14 +19,24 @@ import { Body } from "./_body.ts";
 import {
   checkBytes,
   checkChannel,
+  checkChar,
   checkIndex,
+  checkText,
   describe,
   utf8Length,
 } from "./_check.ts";
 import { Faraday } from "./_faraday.ts";
-import type { FlushResult, WriteChannel } from "./body.ts";
+import { type FlushCallback, FlushQueue, type Progress } from "./_flushes.ts";
+import type { FlushResult } from "./_body.ts";
+import type { WriteChannel } from "./body.ts";
 
-type FlushCallback = (result: FlushResult) => void;
+/** What a writer may hold: only bodies with a limit carry this object. */
+export interface WriterLimits {
+  /** The declared exact output length, or -1 for none. */
+  readonly length: number;
+  /** The most pending bytes (`Infinity` for no limit). */
+  readonly maxPending: number;
+}
 
 const WRITE_CHANNEL = ["wake", "abort", "callbackError"] as const;
 
@@ -47,34 +57,30 @@ type WriterState = "open" | "closed";
  */
 type OutputState = "live" | "ending" | "ended" | "gone";
 
-// One unanswered flush in the ring of #lastFlush: the written count it
-// waits for, its callback, and the next flush (after the newest: the
-// oldest).
-class Flush {
-  next: Flush = this;
-  constructor(readonly target: number, readonly callback: FlushCallback) {}
-}
-
 /** A writer body: `Body<"write">`. */
-export class Writer extends Body<"write"> {
+export class Writer extends Body<"write"> implements Progress {
   readonly #channel: WriteChannel;
   readonly #bufferSize: number;
-  readonly #length: number; // the declared exact length, or -1 for none
+  readonly #limits: WriterLimits | null;
   #state: WriterState = "open";
   #output: OutputState = "live";
   #faraday: Faraday | null = null; // made at the first write
   #taken = 0; // bytes handed to the channel, ever
   #delivered = 0; // bytes the channel reported written, ever
-  #lastFlush: Flush | null = null; // the newest unanswered flush
+  #flushes: FlushQueue | null = null; // made at the first flush
   #waiting = false; // nextOutput() returned "yield": wake the channel
   #flushTask = false; // a #afterFlush microtask is queued
 
-  constructor(channel: WriteChannel, bufferSize: number, length: number) {
+  constructor(
+    channel: WriteChannel,
+    bufferSize: number,
+    limits: WriterLimits | null,
+  ) {
     super();
     checkChannel("createWriter", channel, WRITE_CHANNEL);
     this.#channel = channel;
     this.#bufferSize = bufferSize;
-    this.#length = length;
+    this.#limits = limits;
   }
 
   get side(): "write" {
@@ -90,41 +96,23 @@ export class Writer extends Body<"write"> {
   }
 
   override writeChar(char: string): void {
-    const cp = typeof char === "string" ? char.codePointAt(0) : undefined;
-    if (
-      cp === undefined || char.length !== (cp > 0xffff ? 2 : 1) ||
-      (cp >= 0xd800 && cp <= 0xdfff)
-    ) {
-      throw new TypeError(
-        "Body.writeChar: expected a string of one Unicode scalar value, received " +
-          describe(char),
-      );
-    }
+    const cp = checkChar("Body.writeChar", char);
     const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
     if (!this.#accept("writeChar", size)) return;
     this.#buffer().writeCodePoint(cp);
-    this.#wake();
+    this.#wrote("writeChar");
   }
 
   override writeString(str: string, off?: number, len?: number): void {
-    if (typeof str !== "string") {
-      throw new TypeError(
-        "Body.writeString: expected a string, received " + describe(str),
-      );
-    }
-    const start = off === undefined
-      ? 0
-      : checkIndex("Body.writeString", "off", off, str.length);
-    const count = len === undefined
-      ? str.length - start
-      : checkIndex("Body.writeString", "len", len, str.length - start);
+    const [start, count] = checkText("Body.writeString", str, off, len);
     // With a declared length, the exact UTF-8 size is checked first.
-    const size = this.#length < 0 ? 0 : utf8Length(str, start, count);
+    const exact = (this.#limits?.length ?? -1) >= 0;
+    const size = exact ? utf8Length(str, start, count) : 0;
     if (!this.#accept("writeString", size) || count === 0) return;
     const piece = count === str.length ? str : str.slice(start, start + count);
-    if (this.#length < 0) this.#buffer().writeText(piece);
-    else this.#buffer().writeTextNow(piece);
-    this.#wake();
+    if (exact) this.#buffer().writeTextNow(piece);
+    else this.#buffer().writeText(piece);
+    this.#wrote("writeString");
   }
 
   override writeBigstring(
@@ -135,7 +123,7 @@ export class Writer extends Body<"write"> {
     const [start, count] = checkBytes("Body.writeBigstring", bytes, off, len);
     if (!this.#accept("writeBigstring", count) || count === 0) return;
     this.#buffer().writeBytes(bytes, start, count);
-    this.#wake();
+    this.#wrote("writeBigstring");
   }
 
   override scheduleBigstring(
@@ -153,7 +141,7 @@ export class Writer extends Body<"write"> {
     this.#buffer().schedule(
       count === bytes.length ? bytes : bytes.subarray(start, start + count),
     );
-    this.#wake();
+    this.#wrote("scheduleBigstring");
   }
 
   override flush(callback: FlushCallback): void;
@@ -173,13 +161,7 @@ export class Writer extends Body<"write"> {
     // it: a later flush can only answer "closed" (so write/flush loops end).
     const lost = this.#output === "gone" || this.#dropping();
     const target = lost ? Infinity : this.#written();
-    const flush = new Flush(target, callback!);
-    const last = this.#lastFlush;
-    if (last !== null) {
-      flush.next = last.next;
-      last.next = flush;
-    }
-    this.#lastFlush = flush;
+    (this.#flushes ??= new FlushQueue()).push(target, callback!);
     this.#queueFlushTask();
     return promise;
   }
@@ -188,7 +170,7 @@ export class Writer extends Body<"write"> {
     if (this.#state === "closed") return;
     this.#state = "closed";
     if (this.#output !== "live") return;
-    const length = this.#length;
+    const length = this.#limits?.length ?? -1;
     if (length >= 0 && this.#written() < length) {
       return this.abortOutput(
         new Error(
@@ -218,7 +200,7 @@ export class Writer extends Body<"write"> {
     this.#faraday = null;
     // Nothing more will reach the channel: flushes beyond it are "closed"
     // (answered from a microtask: the channel is in the middle of a call).
-    if (this.#lastFlush !== null) this.#queueFlushTask();
+    if (this.#flushes?.empty === false) this.#queueFlushTask();
     return "close";
   }
 
@@ -239,7 +221,7 @@ export class Writer extends Body<"write"> {
 
   endOutput(): void {
     if (this.#output !== "live") return;
-    const length = this.#length;
+    const length = this.#limits?.length ?? -1;
     if (length >= 0 && this.#written() < length) {
       return this.abortOutput(
         new Error(
@@ -283,13 +265,40 @@ export class Writer extends Body<"write"> {
       throw new Error(`Body.${method}: body is closed`);
     }
     if (this.#output !== "live") return false;
-    const length = this.#length;
+    const length = this.#limits?.length ?? -1;
     if (length >= 0 && this.#written() + size > length) {
       throw new RangeError(
         `Body.${method}: ${size} more bytes would exceed the declared length of ${length} bytes (${this.#written()} written)`,
       );
     }
     return true;
+  }
+
+  // After an accepted write: cuts the output if it now holds more than
+  // maxPendingBytes, else wakes the channel.
+  #wrote(method: string): void {
+    const max = this.#limits?.maxPending ?? Infinity;
+    if (max !== Infinity) {
+      const faraday = this.#faraday!;
+      // Bounds first: the exact count encodes pending text.
+      const [low, high] = faraday.bounds();
+      if (high > max && (low > max || faraday.pending > max)) {
+        return this.#cut(
+          new RangeError(
+            `Body.${method}: ${faraday.pending} pending bytes exceed maxPendingBytes (${max})`,
+          ),
+        );
+      }
+    }
+    this.#wake();
+  }
+
+  // The output is cut from the body's side: as when the channel closes,
+  // and the channel is told to abort. The application may go on writing
+  // (its writes are dropped).
+  #cut(reason: unknown): void {
+    this.outputClosed();
+    this.#channel.abort(reason);
   }
 
   // Wakes the channel, from a microtask, if it waits for output.
@@ -321,36 +330,30 @@ export class Writer extends Body<"write"> {
     this.#settle();
   }
 
-  // Answers, in order, every flush whose bytes were all delivered, and
-  // those whose bytes can no longer reach the channel with "closed". A
-  // throwing callback does not stop the others; its exception goes to the
-  // channel afterwards.
+  // Answers what the flushes can be answered now; a callback's exception
+  // goes to the channel once every flush that could be was answered.
   #settle(): void {
-    let errors: unknown[] | null = null;
-    for (let last = this.#lastFlush; last !== null; last = this.#lastFlush) {
-      const first = last.next;
-      const result = this.#answer(first.target);
-      if (result === null) break;
-      if (first === last) this.#lastFlush = null;
-      else last.next = first.next;
-      try {
-        first.callback(result);
-      } catch (error) {
-        (errors ??= []).push(error);
-      }
-    }
+    const errors = this.#flushes?.settle(this) ?? null;
     if (errors !== null) {
       for (const error of errors) this.#channel.callbackError(error);
     }
   }
 
-  // How a flush waiting for `target` written bytes is answered now, or
-  // null while it must wait.
-  #answer(target: number): FlushResult | null {
-    if (target <= this.#delivered) return "written";
-    const output = this.#output;
-    if (output === "gone") return "closed";
-    if (output === "ended" && target > this.#taken) return "closed";
-    return null;
+  // ---- Progress, for the flushes ----
+
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  get taken(): number {
+    return this.#taken;
+  }
+
+  get ended(): boolean {
+    return this.#output === "ended";
+  }
+
+  get gone(): boolean {
+    return this.#output === "gone";
   }
 }

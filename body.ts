@@ -25,7 +25,14 @@
  * @module
  */
 
-import { Body } from "./_body.ts";
+import {
+  Body,
+  type BodyOptions,
+  type BodySide,
+  type FlushResult,
+  type ReadCallbacks,
+  type WriterOptions,
+} from "./_body.ts";
 import {
   checkBodyOptions,
   checkBytes,
@@ -35,60 +42,14 @@ import {
 import { Reader } from "./_reader.ts";
 import { Writer } from "./_writer.ts";
 
-export { Body };
-
-/** Which end of a body the application holds: `"read"` or `"write"`. */
-export type BodySide = "read" | "write";
-
-/**
- * How a flush was answered: `"written"` when every byte written before the
- * flush reached the output channel, `"closed"` when the channel closed or
- * failed first.
- */
-export type FlushResult = "written" | "closed";
-
-/** The one-shot callbacks of {@linkcode Body.scheduleRead}. */
-export interface ReadCallbacks {
-  /**
-   * Receives the next bytes: `buffer[off, off + len)`, `len > 0`. The memory
-   * is borrowed: it is valid only during the call and may be reused by the
-   * body afterwards. Copy what you keep.
-   */
-  onRead(buffer: Uint8Array, off: number, len: number): void;
-  /**
-   * The input has ended and every buffered byte was delivered. Called with
-   * no argument on a clean end, with the error when the input failed.
-   */
-  onEof(error?: unknown): void;
-}
-
-/** Options shared by every body and adapter. */
-export interface BodyOptions {
-  /**
-   * Size in bytes of the buffers copied writes coalesce into (the largest
-   * chunk a copied write produces), and of the reused read buffer of
-   * `bodyFromReadable` (capped at 64 KiB there). Default: 65536.
-   */
-  bufferSize?: number;
-  /**
-   * Called with an exception thrown by an application callback that an
-   * adapter invoked (`onRead`, `onEof`, a flush callback) after the adapter
-   * closed the body and failed its stream side with it. Without it the
-   * exception is not rethrown: it travels only to the stream side.
-   */
-  onError?: (error: unknown) => void;
-}
-
-/** Options of a writer body. */
-export interface WriterOptions extends BodyOptions {
-  /**
-   * The exact number of bytes the body will carry (a response's
-   * `content-length`). A write that would go past it throws a `RangeError`
-   * and writes nothing; `closeWriter()` short of it aborts the output
-   * instead of ending it cleanly, so a truncated body never looks complete.
-   */
-  contentLength?: number;
-}
+export {
+  Body,
+  type BodyOptions,
+  type BodySide,
+  type FlushResult,
+  type ReadCallbacks,
+  type WriterOptions,
+};
 
 /** The default {@linkcode BodyOptions.bufferSize}: 64 KiB. */
 export const DEFAULT_BUFFER_SIZE = 65536;
@@ -212,14 +173,20 @@ export function createWriter(
   channel: WriteChannel,
   options?: WriterOptions,
 ): Body<"write"> {
-  const { bufferSize, contentLength } = checkWriterOptions(
+  const { bufferSize, contentLength, maxPendingBytes } = checkWriterOptions(
     "createWriter",
     options,
   );
+  const limited = contentLength !== undefined || maxPendingBytes !== undefined;
   return new Writer(
     channel,
     bufferSize ?? DEFAULT_BUFFER_SIZE,
-    contentLength ?? -1,
+    limited
+      ? {
+        length: contentLength ?? -1,
+        maxPending: maxPendingBytes ?? Infinity,
+      }
+      : null,
   );
 }
 

@@ -111,6 +111,12 @@ export interface SourceHooks {
    * `content-length`): a stream that ends short of it fails the body.
    */
   length?: number;
+  /** The stream was asked for bytes: the body now waits on it. */
+  onWait?: () => void;
+  /** The stream answered the last request (a chunk, its end, a failure). */
+  onAnswer?: () => void;
+  /** The input ended, failed or was released: called once. */
+  onEnd?: () => void;
 }
 
 /**
@@ -174,6 +180,7 @@ class StreamSource implements ReadChannel {
   }
 
   request(): void {
+    this.#hooks.onWait?.();
     if (this.#byob !== null) {
       const buffer = this.#buffer ?? new ArrayBuffer(this.#viewSize);
       this.#buffer = null;
@@ -188,6 +195,7 @@ class StreamSource implements ReadChannel {
 
   release(reason: unknown): void {
     this.#released = true;
+    this.#hooks.onEnd?.();
     const reader = this.#byob ?? this.#reader!;
     // A source whose cancel fails has nothing left to tell us: the input is
     // being discarded either way, so the rejection is deliberately dropped.
@@ -200,6 +208,7 @@ class StreamSource implements ReadChannel {
   }
 
   #onByob = (result: ReadableStreamReadResult<Uint8Array>): void => {
+    this.#hooks.onAnswer?.();
     const view = result.value;
     if (view !== undefined) this.#buffer = view.buffer as ArrayBuffer;
     if (result.done) this.#end();
@@ -207,6 +216,7 @@ class StreamSource implements ReadChannel {
   };
 
   #onChunk = (result: ReadableStreamReadResult<Uint8Array>): void => {
+    this.#hooks.onAnswer?.();
     if (result.done) return this.#end();
     const chunk: unknown = result.value;
     if (chunk instanceof Uint8Array) return this.#deliver(chunk);
@@ -242,6 +252,7 @@ class StreamSource implements ReadChannel {
   #end(): void {
     const length = this.#hooks.length;
     if (length === undefined || this.#count === length) {
+      this.#hooks.onEnd?.();
       return endInput(this.body);
     }
     failInput(
@@ -253,6 +264,7 @@ class StreamSource implements ReadChannel {
   }
 
   #onFailure = (error: unknown): void => {
+    this.#hooks.onAnswer?.();
     if (!this.#released) failInput(this.body, error);
   };
 }

@@ -73,8 +73,25 @@ export function streamingBody(options?: WriterOptions): StreamingBody {
 export interface StreamHooks {
   /** An exception thrown by a flush callback; the stream errored with it. */
   onError?(error: unknown): void;
-  /** The readable closed, errored or was cancelled (called once). */
-  onEnd?(): void;
+  /**
+   * The readable closed (no argument), errored (its error) or was
+   * cancelled (its reason): called once.
+   */
+  onEnd?(error?: unknown): void;
+  /** A chunk was enqueued: the body now waits for the consumer to take it. */
+  onEnqueue?(): void;
+  /** The consumer took the chunk enqueued last. */
+  onTaken?(): void;
+}
+
+/** {@linkcode openStream}'s result: a streaming body and its controls. */
+export interface OpenStream extends StreamingBody {
+  /**
+   * Cuts the output as if the consumer had gone, and errors the readable
+   * with `reason` (no clean end): flushes answer `"closed"`, later writes
+   * are dropped.
+   */
+  cut(reason: unknown): void;
 }
 
 /**
@@ -85,14 +102,10 @@ export function openStream(
   caller: string,
   options: WriterOptions | undefined,
   hooks?: StreamHooks,
-): StreamingBody {
-  const { bufferSize, contentLength } = checkWriterOptions(caller, options);
-  const sink = new StreamSink(
-    { bufferSize, contentLength },
-    hooks,
-  );
+): OpenStream {
+  const sink = new StreamSink(checkWriterOptions(caller, options), hooks);
   const readable = new ReadableStream<Uint8Array>(sink, { highWaterMark: 1 });
-  return { body: sink.body, readable };
+  return { body: sink.body, readable, cut: (reason) => sink.cut(reason) };
 }
 
 // The channel end of streamingBody, and the underlying source of its
@@ -122,14 +135,20 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
     const taken = this.#unconfirmed;
     if (taken > 0) {
       this.#unconfirmed = 0;
+      this.#hooks?.onTaken?.();
       outputWritten(this.body, taken);
     }
     if (this.#state === "idle") this.#state = "pulling";
     this.#pump();
   }
 
-  cancel(): void {
-    this.#end();
+  cancel(reason: unknown): void {
+    this.#end(reason);
+    outputClosed(this.body);
+  }
+
+  cut(reason: unknown): void {
+    this.#fail(reason);
     outputClosed(this.body);
   }
 
@@ -161,19 +180,22 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
       this.#controller!.close();
     } else {
       this.#unconfirmed = out.length;
+      // Before enqueue: a consumer waiting on a read takes the chunk, and
+      // the stream pulls again, inside enqueue().
+      this.#hooks?.onEnqueue?.();
       this.#controller!.enqueue(out);
     }
   }
 
   #fail(reason: unknown): void {
-    if (this.#end()) this.#controller!.error(reason);
+    if (this.#end(reason)) this.#controller!.error(reason);
   }
 
   // Marks the stream finished; false if it already was.
-  #end(): boolean {
+  #end(error?: unknown): boolean {
     if (this.#state === "done") return false;
     this.#state = "done";
-    this.#hooks?.onEnd?.();
+    this.#hooks?.onEnd?.(error);
     return true;
   }
 }
@@ -216,16 +238,8 @@ export function bodyFromWritable(
   if (stream.locked) {
     throw new TypeError("bodyFromWritable: the stream is locked");
   }
-  const { bufferSize, contentLength } = checkWriterOptions(
-    "bodyFromWritable",
-    options,
-  );
-  return new WritableSink(
-    stream,
-    { bufferSize, contentLength },
-    options?.onError,
-  )
-    .body;
+  const checked = checkWriterOptions("bodyFromWritable", options);
+  return new WritableSink(stream, checked, options?.onError).body;
 }
 
 // The channel end of bodyFromWritable. Write promises resolve in order, so
