@@ -36,6 +36,9 @@ export interface ReadCallbacks {
   onEof(error?: unknown): void;
 }
 
+/** The default {@linkcode BodyOptions.bufferSize}: 64 KiB. */
+export const DEFAULT_BUFFER_SIZE = 65536;
+
 /** Options shared by every body and adapter. */
 export interface BodyOptions {
   /**

@@ -27,11 +27,16 @@ import {
 } from "./_check.ts";
 import { Faraday } from "./_faraday.ts";
 import { type FlushCallback, FlushQueue, type Progress } from "./_flushes.ts";
-import type { FlushResult } from "./_body.ts";
+import { DEFAULT_BUFFER_SIZE, type FlushResult } from "./_body.ts";
 import type { WriteChannel } from "./body.ts";
 
-/** What a writer may hold: only bodies with a limit carry this object. */
-export interface WriterLimits {
+/**
+ * A writer's settings, when any differs from the default (idle bodies are
+ * many: the common one carries none).
+ */
+export interface WriterConfig {
+  /** The largest chunk a copied write produces. */
+  readonly bufferSize: number;
   /** The declared exact output length, or -1 for none. */
   readonly length: number;
   /** The most pending bytes (`Infinity` for no limit). */
@@ -49,38 +54,33 @@ type WriterState = "open" | "closed";
 /**
  * Where the output stands:
  * - `"live"`: the channel takes chunks;
+ * - `"waiting"`: live, and the channel waits to be woken for output
+ *   (`nextOutput()` returned `"yield"`);
  * - `"ending"`: `closeWriter()` or `endOutput()`: the pending output, then
  *   end-of-stream;
  * - `"ended"`: `nextOutput()` returned `"close"`;
  * - `"gone"`: the channel closed, or the output was aborted: pending output
  *   was dropped.
  */
-type OutputState = "live" | "ending" | "ended" | "gone";
+type OutputState = "live" | "waiting" | "ending" | "ended" | "gone";
 
 /** A writer body: `Body<"write">`. */
 export class Writer extends Body<"write"> implements Progress {
   readonly #channel: WriteChannel;
-  readonly #bufferSize: number;
-  readonly #limits: WriterLimits | null;
+  readonly #config: WriterConfig | null;
   #state: WriterState = "open";
   #output: OutputState = "live";
   #faraday: Faraday | null = null; // made at the first write
   #taken = 0; // bytes handed to the channel, ever
   #delivered = 0; // bytes the channel reported written, ever
   #flushes: FlushQueue | null = null; // made at the first flush
-  #waiting = false; // nextOutput() returned "yield": wake the channel
   #flushTask = false; // a #afterFlush microtask is queued
 
-  constructor(
-    channel: WriteChannel,
-    bufferSize: number,
-    limits: WriterLimits | null,
-  ) {
+  constructor(channel: WriteChannel, config: WriterConfig | null) {
     super();
     checkChannel("createWriter", channel, WRITE_CHANNEL);
     this.#channel = channel;
-    this.#bufferSize = bufferSize;
-    this.#limits = limits;
+    this.#config = config;
   }
 
   get side(): "write" {
@@ -92,7 +92,7 @@ export class Writer extends Body<"write"> implements Progress {
   }
 
   isClosed(): boolean {
-    return this.#state === "closed" || this.#output !== "live";
+    return this.#state === "closed" || !this.#live();
   }
 
   override writeChar(char: string): void {
@@ -106,7 +106,7 @@ export class Writer extends Body<"write"> implements Progress {
   override writeString(str: string, off?: number, len?: number): void {
     const [start, count] = checkText("Body.writeString", str, off, len);
     // With a declared length, the exact UTF-8 size is checked first.
-    const exact = (this.#limits?.length ?? -1) >= 0;
+    const exact = (this.#config?.length ?? -1) >= 0;
     const size = exact ? utf8Length(str, start, count) : 0;
     if (!this.#accept("writeString", size) || count === 0) return;
     const piece = count === str.length ? str : str.slice(start, start + count);
@@ -169,8 +169,8 @@ export class Writer extends Body<"write"> implements Progress {
   override closeWriter(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    if (this.#output !== "live") return;
-    const length = this.#limits?.length ?? -1;
+    if (!this.#live()) return;
+    const length = this.#config?.length ?? -1;
     if (length >= 0 && this.#written() < length) {
       return this.abortOutput(
         new Error(
@@ -178,8 +178,7 @@ export class Writer extends Body<"write"> implements Progress {
         ),
       );
     }
-    this.#output = "ending";
-    this.#wake();
+    this.#end();
   }
 
   // ---- the channel end (body.ts: nextOutput, outputWritten, …) ----
@@ -192,8 +191,8 @@ export class Writer extends Body<"write"> implements Progress {
       this.#taken += chunk.length;
       return chunk;
     }
-    if (output === "live") {
-      this.#waiting = true;
+    if (output === "live" || output === "waiting") {
+      this.#output = "waiting";
       return "yield";
     }
     this.#output = "ended";
@@ -214,14 +213,13 @@ export class Writer extends Body<"write"> implements Progress {
   outputClosed(): void {
     if (this.#output === "gone") return;
     this.#output = "gone";
-    this.#waiting = false;
     this.#faraday = null; // nothing pending can be delivered any more
     this.#settle();
   }
 
   endOutput(): void {
-    if (this.#output !== "live") return;
-    const length = this.#limits?.length ?? -1;
+    if (!this.#live()) return;
+    const length = this.#config?.length ?? -1;
     if (length >= 0 && this.#written() < length) {
       return this.abortOutput(
         new Error(
@@ -229,8 +227,7 @@ export class Writer extends Body<"write"> implements Progress {
         ),
       );
     }
-    this.#output = "ending";
-    this.#wake();
+    this.#end();
   }
 
   abortOutput(reason: unknown): void {
@@ -248,13 +245,15 @@ export class Writer extends Body<"write"> implements Progress {
   }
 
   #buffer(): Faraday {
-    return (this.#faraday ??= new Faraday(this.#bufferSize));
+    return (this.#faraday ??= new Faraday(
+      this.#config?.bufferSize ?? DEFAULT_BUFFER_SIZE,
+    ));
   }
 
   // Writes are dropped, without throwing, once the output ends or is gone
   // while the application still writes.
   #dropping(): boolean {
-    return this.#state === "open" && this.#output !== "live";
+    return this.#state === "open" && !this.#live();
   }
 
   // Whether a write of `size` bytes may go ahead: throws once closed by the
@@ -264,8 +263,8 @@ export class Writer extends Body<"write"> implements Progress {
     if (this.#state === "closed") {
       throw new Error(`Body.${method}: body is closed`);
     }
-    if (this.#output !== "live") return false;
-    const length = this.#limits?.length ?? -1;
+    if (!this.#live()) return false;
+    const length = this.#config?.length ?? -1;
     if (length >= 0 && this.#written() + size > length) {
       throw new RangeError(
         `Body.${method}: ${size} more bytes would exceed the declared length of ${length} bytes (${this.#written()} written)`,
@@ -277,7 +276,7 @@ export class Writer extends Body<"write"> implements Progress {
   // After an accepted write: cuts the output if it now holds more than
   // maxPendingBytes, else wakes the channel.
   #wrote(method: string): void {
-    const max = this.#limits?.maxPending ?? Infinity;
+    const max = this.#config?.maxPending ?? Infinity;
     if (max !== Infinity) {
       const faraday = this.#faraday!;
       // Bounds first: the exact count encodes pending text.
@@ -301,10 +300,26 @@ export class Writer extends Body<"write"> implements Progress {
     this.#channel.abort(reason);
   }
 
+  // Whether the channel still takes output.
+  #live(): boolean {
+    return this.#output === "live" || this.#output === "waiting";
+  }
+
+  // The pending output, then end-of-stream.
+  #end(): void {
+    const waiting = this.#output === "waiting";
+    this.#output = "ending";
+    if (waiting) this.#queueWake();
+  }
+
   // Wakes the channel, from a microtask, if it waits for output.
   #wake(): void {
-    if (!this.#waiting) return;
-    this.#waiting = false;
+    if (this.#output !== "waiting") return;
+    this.#output = "live";
+    this.#queueWake();
+  }
+
+  #queueWake(): void {
     queueMicrotask(() => {
       if (this.#output !== "gone") this.#channel.wake();
     });
@@ -323,7 +338,7 @@ export class Writer extends Body<"write"> implements Progress {
     const channel = this.#channel;
     if (
       channel.flush !== undefined &&
-      (this.#output === "live" || this.#output === "ending")
+      (this.#live() || this.#output === "ending")
     ) {
       channel.flush();
     }

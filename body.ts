@@ -29,6 +29,7 @@ import {
   Body,
   type BodyOptions,
   type BodySide,
+  DEFAULT_BUFFER_SIZE,
   type FlushResult,
   type ReadCallbacks,
   type WriterOptions,
@@ -46,13 +47,11 @@ export {
   Body,
   type BodyOptions,
   type BodySide,
+  DEFAULT_BUFFER_SIZE,
   type FlushResult,
   type ReadCallbacks,
   type WriterOptions,
 };
-
-/** The default {@linkcode BodyOptions.bufferSize}: 64 KiB. */
-export const DEFAULT_BUFFER_SIZE = 65536;
 
 /**
  * What a reader body needs from its source. Implemented by adapters.
@@ -177,16 +176,15 @@ export function createWriter(
     "createWriter",
     options,
   );
-  const limited = contentLength !== undefined || maxPendingBytes !== undefined;
+  const plain = (bufferSize ?? DEFAULT_BUFFER_SIZE) === DEFAULT_BUFFER_SIZE &&
+    contentLength === undefined && maxPendingBytes === undefined;
   return new Writer(
     channel,
-    bufferSize ?? DEFAULT_BUFFER_SIZE,
-    limited
-      ? {
-        length: contentLength ?? -1,
-        maxPending: maxPendingBytes ?? Infinity,
-      }
-      : null,
+    plain ? null : {
+      bufferSize: bufferSize ?? DEFAULT_BUFFER_SIZE,
+      length: contentLength ?? -1,
+      maxPending: maxPendingBytes ?? Infinity,
+    },
   );
 }
 

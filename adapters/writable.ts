@@ -63,7 +63,11 @@ export interface StreamingBody {
  */
 export function streamingBody(options?: WriterOptions): StreamingBody {
   const onError = options?.onError;
-  return openStream("streamingBody", options, onError && { onError });
+  const sink = new StreamSink(
+    checkWriterOptions("streamingBody", options),
+    onError && { onError },
+  );
+  return { body: sink.body, readable: sink.readable() };
 }
 
 /**
@@ -104,8 +108,11 @@ export function openStream(
   hooks?: StreamHooks,
 ): OpenStream {
   const sink = new StreamSink(checkWriterOptions(caller, options), hooks);
-  const readable = new ReadableStream<Uint8Array>(sink, { highWaterMark: 1 });
-  return { body: sink.body, readable, cut: (reason) => sink.cut(reason) };
+  return {
+    body: sink.body,
+    readable: sink.readable(),
+    cut: (reason) => sink.cut(reason),
+  };
 }
 
 // The channel end of streamingBody, and the underlying source of its
@@ -123,6 +130,11 @@ class StreamSink implements WriteChannel, UnderlyingDefaultSource<Uint8Array> {
   constructor(options: WriterOptions, hooks: StreamHooks | undefined) {
     this.#hooks = hooks;
     this.body = createWriter(this, options);
+  }
+
+  /** The stream this sink is the underlying source of (call once). */
+  readable(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(this, { highWaterMark: 1 });
   }
 
   start(controller: ReadableStreamDefaultController<Uint8Array>): void {
