@@ -3,15 +3,13 @@
  * `Deno.execPath()`, watched through their stdout, stopped through their
  * control port; and one-shot programs whose stdout is the answer.
  *
- * Every wait is bounded: readiness, `/stats`, `/quit`, exit.
+ * Every wait is bounded: readiness, `/quit`, exit.
  *
  * @module
  */
 
 const READY_MS = 30_000;
 const EXIT_MS = 5_000;
-// USER_HZ of /proc/<pid>/stat: 100 on every Linux build Deno ships for.
-const CLOCK_TICKS = 100;
 
 let cpuProfileDir: string | null = null;
 
@@ -23,56 +21,62 @@ export function profileServersInto(dir: string): void {
   cpuProfileDir = dir;
 }
 
-/** Memory figures a server's `/stats` answers (bytes). */
-export type { Stats } from "./servers/_serve.ts";
-import type { Stats } from "./servers/_serve.ts";
-
 /** A running benchmark server. */
 export interface Server {
-  /** Its file name, e.g. `stream_ours.ts`. */
+  /** How it was started: its file name and arguments, e.g. `stream_ours.ts`. */
   name: string;
   pid: number;
   /** The measured port. */
   port: number;
   /** Every stdout line so far (complete once `stop()` resolved). */
   lines: string[];
-  /** `/stats` on the control port. */
-  stats(): Promise<Stats>;
   /** Resident set size from `/proc/<pid>/status`, in bytes. */
   rss(): Promise<number>;
-  /** CPU time used so far (user + system, all threads), in seconds. */
+  /**
+   * CPU time used so far (user + system, all threads), in seconds, to the
+   * nanosecond: a 1 GiB download costs ~0.2 s, where `/proc/<pid>/stat`
+   * ticks (10 ms) would make a ±5% question of a CPU ratio.
+   */
   cpu(): Promise<number>;
   /** Asks the server to exit (`/quit`), kills it if it does not. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts `bench/servers/<name>` on a free loopback port and waits until it
+ * Starts `bench/servers/<file>` on a free loopback port and waits until it
  * printed `ready <port> <control port>`.
  *
+ * @param name the file, then the server's own arguments if any, separated
+ *   by spaces: `"hello_ours.ts"`, `"hello_ours.ts timeouts=off"`.
  * @param v8Flags e.g. `["--trace-gc", "--expose-gc"]`.
  */
 export async function startServer(
   name: string,
   v8Flags: string[] = [],
 ): Promise<Server> {
+  const [path, ...serverArgs] = name.split(" ").filter((part) => part !== "");
+  const file = new URL(`./servers/${path}`, import.meta.url).pathname;
+  const flags = v8Flags.length === 0 ? [] : [`--v8-flags=${v8Flags.join()}`];
   const profile = cpuProfileDir === null
     ? []
     : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`];
-  const file = new URL(`./servers/${name}`, import.meta.url).pathname;
-  const args = [
-    "run",
-    "--quiet",
-    // The servers pin their npm contenders (Hono) in the specifier; the
-    // benchmark must not rewrite the project's lock file.
+  // The servers pin their npm contenders (Hono) in the specifier; the
+  // benchmark must not rewrite the project's lock file.
+  const permissions = [
     "--no-lock",
     "--allow-net=127.0.0.1",
     "--allow-env=PORT",
   ];
-  if (v8Flags.length > 0) args.push(`--v8-flags=${v8Flags.join(",")}`);
-  args.push(...profile, file);
   const child = new Deno.Command(Deno.execPath(), {
-    args,
+    args: [
+      "run",
+      "--quiet",
+      ...permissions,
+      ...flags,
+      ...profile,
+      file,
+      ...serverArgs,
+    ],
     env: { PORT: "0", NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -80,49 +84,39 @@ export async function startServer(
   }).spawn();
   const lines: string[] = [];
   const errors: string[] = [];
-  const stdout = collectLines(child.stdout, lines);
+  const ready = Promise.withResolvers<RegExpExecArray | string>();
+  const stdout = collectLines(child.stdout, lines, (line) => {
+    const match = /^ready (\d+) (\d+)$/.exec(line);
+    if (match !== null) ready.resolve(match);
+  });
   const stderr = collectLines(child.stderr, errors);
-  let ready: RegExpExecArray | null = null;
-  const until = performance.now() + READY_MS;
-  while (ready === null && performance.now() < until) {
-    for (const line of lines) {
-      ready ??= /^ready (\d+) (\d+)$/.exec(line);
-    }
-    if (ready === null) await delay(20);
+  const timer = setTimeout(
+    () => ready.resolve(`did not get ready in ${READY_MS} ms`),
+    READY_MS,
+  );
+  child.status.then((status) => ready.resolve(`exited (${status.code})`));
+  const match = await ready.promise;
+  clearTimeout(timer);
+  if (typeof match === "string") {
+    await killed(child);
+    await Promise.all([stdout, stderr]);
+    throw new Error(`${name} ${match}:\n${errors.join("\n")}`);
   }
-  if (ready === null) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw new Error(
-      `${name} did not get ready in ${READY_MS} ms:\n${errors.join("\n")}`,
-    );
-  }
-  const port = Number(ready[1]);
-  const control = `http://127.0.0.1:${ready[2]}`;
+  const port = Number(match[1]);
+  const control = `http://127.0.0.1:${match[2]}`;
   let stopped = false;
   return {
     name,
     pid: child.pid,
     port,
     lines,
-    async stats() {
-      const response = await fetch(`${control}/stats`, {
-        signal: AbortSignal.timeout(EXIT_MS),
-      });
-      return await response.json() as Stats;
-    },
     async rss() {
       const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
       const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
       if (match === null) throw new Error("no VmRSS in /proc status");
       return Number(match[1]) * 1024;
     },
-    async cpu() {
-      const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`);
-      // Fields after "(comm)": state is field 3, utime 14, stime 15.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    },
+    cpu: threadTime(child.pid),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -133,7 +127,7 @@ export async function startServer(
       } catch {
         // gone already, or hung: the kill below ends it
       }
-      const timer = setTimeout(() => child.kill("SIGKILL"), EXIT_MS);
+      const timer = setTimeout(() => killed(child), EXIT_MS);
       await child.status;
       clearTimeout(timer);
       await stdout;
@@ -142,6 +136,31 @@ export async function startServer(
         console.error(`[${name} stderr]\n${errors.join("\n")}`);
       }
     },
+  };
+}
+
+/**
+ * A clock of the CPU time of process `pid`: the sum of its threads' run
+ * time from `/proc/<pid>/task/<tid>/schedstat` (nanoseconds). A thread that
+ * exited since the last reading is counted up to that reading.
+ */
+function threadTime(pid: number): () => Promise<number> {
+  let last = new Map<string, number>();
+  let exited = 0;
+  return async () => {
+    const now = new Map<string, number>();
+    for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+      try {
+        const path = `/proc/${pid}/task/${task.name}/schedstat`;
+        const runNs = (await Deno.readTextFile(path)).split(" ")[0];
+        now.set(task.name, Number(runNs) / 1e9);
+      } catch {
+        // exited meanwhile: counted up to the last reading, like the others
+      }
+    }
+    for (const [tid, seconds] of last) if (!now.has(tid)) exited += seconds;
+    last = now;
+    return exited + [...now.values()].reduce((sum, s) => sum + s, 0);
   };
 }
 
@@ -176,18 +195,30 @@ export async function runDeno(
   return stdout;
 }
 
+// Appends each line of `stream` to `lines`, telling `onLine` too.
 async function collectLines(
   stream: ReadableStream<Uint8Array>,
   lines: string[],
+  onLine: (line: string) => void = () => {},
 ): Promise<void> {
   let pending = "";
+  const add = (line: string) => (lines.push(line), onLine(line));
   for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    pending += text;
-    const parts = pending.split("\n");
+    const parts = (pending + text).split("\n");
     pending = parts.pop()!;
-    for (const part of parts) lines.push(part);
+    parts.forEach(add);
   }
-  if (pending !== "") lines.push(pending);
+  if (pending !== "") add(pending);
+}
+
+// Kills `child` unless it exited already; resolves once it has.
+async function killed(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // it exited already: nothing left to stop
+  }
+  await child.status;
 }
 
 /** Resolves after `ms`. */

@@ -1,5 +1,5 @@
 /**
- * The result table of `bench/http.ts` (private to `bench/`): rows of
+ * The result table of the benchmarks (private to `bench/`): rows of
  * scenario, contender, figure, ratio, target, met?; rendered as aligned
  * text for the terminal and as a markdown table for `--out`.
  *
@@ -15,6 +15,25 @@ export interface Row {
   target: string;
   met: string;
 }
+
+/** What a ratio must reach: its text in the table and the test. */
+export interface Target {
+  text: string;
+  met(ratio: number): boolean;
+}
+
+/** Met when the ratio is at least `min` ("≥ 0.95×"). */
+export function atLeast(min: number, text = `≥ ${min}×`): Target {
+  return { text, met: (ratio) => ratio >= min };
+}
+
+/** Met when the ratio is at most `max` (memory: "≤ 1.3×"). */
+export function atMost(max: number, text = `≤ ${max}×`): Target {
+  return { text, met: (ratio) => ratio <= max };
+}
+
+/** No target: the row informs. */
+export const INFO: Target = { text: "— (info)", met: () => true };
 
 /** The median of `values` (not empty). */
 export function median(values: number[]): number {
@@ -33,6 +52,16 @@ export function fmt(value: number, digits = 0): string {
   });
 }
 
+/** "1 round", "5 rounds". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** "yes" or "**no**". */
+export function verdict(met: boolean): string {
+  return met ? "yes" : "**no**";
+}
+
 /** The rows of one run, and the notes printed under them. */
 export class Report {
   readonly rows: Row[] = [];
@@ -40,46 +69,36 @@ export class Report {
 
   /** A reference row: its figure, no ratio. */
   reference(scenario: string, contender: string, figure: string): void {
-    this.rows.push({
-      scenario,
-      contender,
-      figure,
-      ratio: "reference",
-      target: "",
-      met: "",
-    });
+    this.row({ scenario, contender, figure, ratio: "reference" });
   }
 
   /**
-   * A row of ours against a reference: `ratios` are per-round ratios (ours
-   * / reference), shown as their median with their range; met when the
-   * median reaches `min`. With `min` undefined the row is informative.
+   * A row of ours against a reference: `ratios` are per-round ratios,
+   * shown as their median with their range; the median is held to
+   * `target` (none, or {@linkcode INFO}: the row informs).
    */
   compared(
     scenario: string,
     contender: string,
     figure: string,
     ratios: number[],
-    min: number | undefined,
-    target: string,
+    target: Target = INFO,
   ): void {
-    const m = median(ratios);
-    const range = ratios.length === 1
+    // A round too short to show CPU time (0 / 0) has no ratio.
+    const known = ratios.filter(Number.isFinite);
+    const row = { scenario, contender, figure, target: target.text };
+    if (known.length === 0) return this.row({ ...row, ratio: "—", met: "—" });
+    const m = median(known);
+    const range = known.length === 1
       ? ""
-      : ` [${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)}]`;
-    this.rows.push({
-      scenario,
-      contender,
-      figure,
-      ratio: `${fmt(m, 2)}×${range}`,
-      target,
-      met: min === undefined ? "" : m >= min ? "yes" : "**no**",
-    });
+      : ` [${fmt(Math.min(...known), 2)}–${fmt(Math.max(...known), 2)}]`;
+    const met = target === INFO ? "" : verdict(target.met(m));
+    this.row({ ...row, ratio: `${fmt(m, 2)}×${range}`, met });
   }
 
-  /** Any other row. */
-  row(row: Row): void {
-    this.rows.push(row);
+  /** Any other row; missing cells stay empty. */
+  row(row: Partial<Row> & { scenario: string; contender: string }): void {
+    this.rows.push({ figure: "", ratio: "", target: "", met: "", ...row });
   }
 
   /** Aligned text; a scenario is named once, on its first row. */
@@ -115,12 +134,6 @@ export class Report {
 const HEADERS = ["scenario", "contender", "figure", "ratio", "target", "met?"];
 
 function cells(row: Row): string[] {
-  return [
-    row.scenario,
-    row.contender,
-    row.figure,
-    row.ratio,
-    row.target,
-    row.met,
-  ];
+  const { scenario, contender, figure, ratio, target, met } = row;
+  return [scenario, contender, figure, ratio, target, met];
 }

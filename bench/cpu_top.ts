@@ -4,8 +4,8 @@
  *
  * ```sh
  * deno run --allow-read bench/cpu_top.ts FILE.cpuprofile [N] [URL-FILTER]
- * deno run --allow-read bench/cpu_top.ts /tmp/prof/CPU.123.cpuprofile 25
- * deno run --allow-read bench/cpu_top.ts /tmp/prof/CPU.123.cpuprofile 15 body.ts
+ * deno run --allow-read bench/cpu_top.ts prof/CPU.123.cpuprofile 25
+ * deno run --allow-read bench/cpu_top.ts prof/CPU.123.cpuprofile 15 body.ts
  * ```
  *
  * Prints self time (ms and % of the profile, idle and program time

@@ -16,14 +16,19 @@
  * - `raw` (baseline): a pull-based `ReadableStream`, one chunk a pull;
  * - `ours`: `scheduleBigstring` + `await flush()` per chunk.
  *
- * `WRITE_BENCH=<writes>[,<iterations>]` (with `--allow-env`) scales both
- * groups (default 1,000,000 writes) and sets the measured iterations of
- * each bench (default 10, after 2 warm-ups; the driver `bench/http.ts`
+ * Group `pendingBytes` — 10,000 × 100-byte `writeString` into a
+ * `streamingBody()` nobody reads yet, `without` (baseline) and `with` a
+ * `pendingBytes` read after each write: what asking costs (100 iterations).
+ *
+ * `WRITE_BENCH=<writes>[,<iterations>]` (with `--allow-env`) scales the
+ * first two groups (default 1,000,000 writes) and sets their measured
+ * iterations (default 10, after 2 warm-ups; the driver `bench/http.ts`
  * runs 3 per round).
  *
  * @module
  */
 
+import type { Body } from "../mod.ts";
 import { streamingBody } from "../mod.ts";
 
 const granted =
@@ -37,6 +42,7 @@ const PACE = 655; // 100-byte writes per 64 KiB chunk
 const BUFFER = 65536;
 const CHUNKS = Math.max(1, Math.round(WRITES / 1000)); // 64 MiB at 1M
 const CHUNK = new Uint8Array(BUFFER).fill(0x61);
+const PENDING_WRITES = 10_000;
 const encoder = new TextEncoder();
 
 // Reads `readable` to its end; resolves with the byte count.
@@ -56,95 +62,120 @@ function expect(bytes: number, expected: number): void {
   }
 }
 
-const opts = { n: iterations ?? 10, warmup: 2 };
+// A pull-driven stream: `pull` enqueues, and says when it is done.
+async function pulled(
+  expected: number,
+  pull: (controller: ReadableStreamDefaultController<Uint8Array>) => boolean,
+): Promise<void> {
+  const readable = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pull(controller)) controller.close();
+    },
+  });
+  expect(await drain(readable), expected);
+}
 
-Deno.bench({
-  name: "naive: encode + enqueue per write",
-  group: "writeString",
-  baseline: true,
-  ...opts,
-  async fn() {
+// A streamingBody() that `produce` writes into, drained meanwhile.
+async function ours(
+  expected: number,
+  produce: (body: Body<"write">) => Promise<void>,
+): Promise<void> {
+  const { body, readable } = streamingBody();
+  const drained = drain(readable);
+  await produce(body);
+  body.closeWriter();
+  expect(await drained, expected);
+}
+
+async function flushed(body: Body<"write">): Promise<void> {
+  if (await body.flush() !== "written") throw new Error("closed");
+}
+
+// The benches of `group`, by name; the first is the baseline. Deno.bench
+// awaits only what an async function returns (it looks at the function's
+// kind), hence the async wrapper.
+function group(
+  name: string,
+  benches: Record<string, () => void | Promise<void>>,
+  n = iterations ?? 10,
+): void {
+  Object.entries(benches).forEach(([bench, fn], i) =>
+    Deno.bench({
+      name: bench,
+      group: name,
+      baseline: i === 0,
+      n,
+      warmup: 2,
+      fn: async () => await fn(),
+    })
+  );
+}
+
+group("writeString", {
+  "naive: encode + enqueue per write": () => {
     let i = 0;
-    const readable = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        for (let k = 0; k < PACE && i < WRITES; k++, i++) {
-          controller.enqueue(encoder.encode(LINE));
+    return pulled(WRITES * LINE.length, (controller) => {
+      for (let k = 0; k < PACE && i < WRITES; k++, i++) {
+        controller.enqueue(encoder.encode(LINE));
+      }
+      return i === WRITES;
+    });
+  },
+  "hand-tuned: encodeInto a fresh 64 KiB buffer": () => {
+    let i = 0;
+    return pulled(WRITES * LINE.length, (controller) => {
+      const buffer = new Uint8Array(BUFFER);
+      let used = 0;
+      // 3 bytes per UTF-16 unit is the most encodeInto can need.
+      while (i < WRITES && BUFFER - used >= LINE.length * 3) {
+        used += encoder.encodeInto(LINE, buffer.subarray(used)).written;
+        i++;
+      }
+      if (used > 0) controller.enqueue(buffer.subarray(0, used));
+      return i === WRITES;
+    });
+  },
+  "ours: streamingBody writeString, flush every 655": () =>
+    ours(WRITES * LINE.length, async (body) => {
+      for (let w = 0; w < WRITES;) {
+        for (let k = 0; k < PACE && w < WRITES; k++, w++) {
+          body.writeString(LINE);
         }
-        if (i === WRITES) controller.close();
-      },
-    });
-    expect(await drain(readable), WRITES * LINE.length);
-  },
+        await flushed(body);
+      }
+    }),
 });
 
-Deno.bench({
-  name: "hand-tuned: encodeInto a fresh 64 KiB buffer",
-  group: "writeString",
-  ...opts,
-  async fn() {
+group("scheduleBigstring", {
+  "raw: ReadableStream, one 64 KiB chunk a pull": () => {
     let i = 0;
-    const readable = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        const buffer = new Uint8Array(BUFFER);
-        let used = 0;
-        // 3 bytes per UTF-16 unit is the most encodeInto can need.
-        while (i < WRITES && BUFFER - used >= LINE.length * 3) {
-          used += encoder.encodeInto(LINE, buffer.subarray(used)).written;
-          i++;
-        }
-        if (used > 0) controller.enqueue(buffer.subarray(0, used));
-        if (i === WRITES) controller.close();
-      },
+    return pulled(CHUNKS * BUFFER, (controller) => {
+      controller.enqueue(CHUNK);
+      return ++i === CHUNKS;
     });
-    expect(await drain(readable), WRITES * LINE.length);
   },
+  "ours: scheduleBigstring + flush per 64 KiB chunk": () =>
+    ours(CHUNKS * BUFFER, async (body) => {
+      for (let c = 0; c < CHUNKS; c++) {
+        body.scheduleBigstring(CHUNK);
+        await flushed(body);
+      }
+    }),
 });
 
-Deno.bench({
-  name: "ours: streamingBody writeString, flush every 655",
-  group: "writeString",
-  ...opts,
-  async fn() {
-    const { body, readable } = streamingBody();
-    const drained = drain(readable);
-    for (let i = 0; i < WRITES;) {
-      for (let k = 0; k < PACE && i < WRITES; k++, i++) body.writeString(LINE);
-      if (await body.flush() !== "written") throw new Error("closed");
-    }
-    body.closeWriter();
-    expect(await drained, WRITES * LINE.length);
-  },
-});
+// 10,000 writes into a body nobody reads, then cancelled.
+function pendingWrites(read: boolean): void {
+  const { body, readable } = streamingBody();
+  let pending = 0;
+  for (let w = 0; w < PENDING_WRITES; w++) {
+    body.writeString(LINE);
+    if (read) pending = body.pendingBytes;
+  }
+  if (read) expect(pending, PENDING_WRITES * LINE.length);
+  readable.cancel();
+}
 
-Deno.bench({
-  name: "raw: ReadableStream, one 64 KiB chunk a pull",
-  group: "scheduleBigstring",
-  baseline: true,
-  ...opts,
-  async fn() {
-    let i = 0;
-    const readable = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        controller.enqueue(CHUNK);
-        if (++i === CHUNKS) controller.close();
-      },
-    });
-    expect(await drain(readable), CHUNKS * BUFFER);
-  },
-});
-
-Deno.bench({
-  name: "ours: scheduleBigstring + flush per 64 KiB chunk",
-  group: "scheduleBigstring",
-  ...opts,
-  async fn() {
-    const { body, readable } = streamingBody();
-    const drained = drain(readable);
-    for (let i = 0; i < CHUNKS; i++) {
-      body.scheduleBigstring(CHUNK);
-      if (await body.flush() !== "written") throw new Error("closed");
-    }
-    body.closeWriter();
-    expect(await drained, CHUNKS * BUFFER);
-  },
-});
+group("pendingBytes", {
+  "without: 10,000 writeString": () => pendingWrites(false),
+  "with: pendingBytes read after each": () => pendingWrites(true),
+}, 100);

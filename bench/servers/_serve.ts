@@ -1,12 +1,12 @@
 /**
  * What every benchmark server shares (private to `bench/servers/`).
  *
- * A server listens on 127.0.0.1 at `PORT` (first argument, else the `PORT`
- * environment variable, else 0 for any free port) and prints one line,
+ * A server listens on 127.0.0.1 at the `PORT` environment variable (0, or
+ * unset: any free port; its arguments are its own options) and prints one line,
  * `ready <port> <control port>`, once both listeners are up. The measured
- * handler runs alone on its port; `/stats` (memory figures as JSON) and
- * `/quit` (exit cleanly, which flushes V8's `--trace-gc` output) live on a
- * second, control listener so they never add work to the measured path.
+ * handler runs alone on its port; `/quit` (exit cleanly, which flushes V8's
+ * `--trace-gc` output) lives on a second, control listener so it never adds
+ * work to the measured path.
  * With `--expose-gc`, a line `gc-clock <performance.now()>` comes first: the
  * end of a forced GC, to map `--trace-gc` timestamps onto
  * `performance.now()` (see {@linkcode beginSpan}).
@@ -15,28 +15,6 @@
  */
 
 import v8 from "node:v8";
-
-/** The figures `/stats` answers, all in bytes. */
-export interface Stats {
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  /** V8 heap bytes allocated since the process started (a counter). */
-  allocated: number;
-}
-
-/** Memory figures of this process. */
-export function stats(): Stats {
-  const memory = Deno.memoryUsage();
-  return {
-    rss: memory.rss,
-    heapUsed: memory.heapUsed,
-    heapTotal: memory.heapTotal,
-    external: memory.external,
-    allocated: allocatedBytes(),
-  };
-}
 
 /** V8 heap bytes allocated since the process started. */
 export function allocatedBytes(): number {
@@ -98,6 +76,19 @@ export const PACE = 655;
 /** Chunk size of the download and upload scenarios. */
 export const CHUNK = 65536;
 
+// Made once, never modified: sending it again and again is safe even though
+// Deno's server keeps references to enqueued chunks.
+const PREMADE = new Uint8Array(CHUNK).fill(0x61);
+
+/**
+ * The download chunk of `n` ≤ {@linkcode CHUNK} bytes: the one pre-made,
+ * read-only buffer (or a view of its start), so both download servers send
+ * the very same memory and allocate nothing per chunk.
+ */
+export function premadeChunk(n: number): Uint8Array {
+  return n === CHUNK ? PREMADE : PREMADE.subarray(0, n);
+}
+
 /**
  * Serves `handler` on 127.0.0.1:`PORT` and the control routes on a free
  * port, then prints `ready <port> <control port>`.
@@ -105,7 +96,7 @@ export const CHUNK = 65536;
 export function serve(
   handler: (request: Request) => Response | Promise<Response>,
 ): void {
-  const port = Number(Deno.args[0] ?? Deno.env.get("PORT") ?? "0");
+  const port = Number(Deno.env.get("PORT") ?? "0");
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`PORT must be 0..65535, received ${port}`);
   }
@@ -113,7 +104,6 @@ export function serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     (request) => {
       const path = new URL(request.url).pathname;
-      if (path === "/stats") return Response.json(stats());
       if (path === "/quit") {
         // Deno.exit runs libc's exit, which flushes V8's buffered trace lines.
         setTimeout(() => Deno.exit(0), 20);

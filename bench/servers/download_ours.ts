@@ -1,15 +1,17 @@
 /**
- * Download of `?bytes=N` in 64 KiB chunks — ours: `scheduleBigstring` of a
- * fresh chunk (handed over without a copy), flush-paced with httpaf's
+ * Download of `?bytes=N` in 64 KiB chunks — ours: `scheduleBigstring` of the
+ * pre-made chunk (handed over without a copy), flush-paced with httpaf's
  * callback loop. The flush of a chunk answers when Deno's server takes it
  * from the response stream, and the next chunk is scheduled inside that
- * answer, so the stream has it ready before the server asks again.
+ * answer, so the stream has it ready before the server asks again. Apart
+ * from the library, the same work as `download_raw.ts`: the same chunks,
+ * the same headers.
  *
  * @module
  */
 
 import { type FlushResult, withBody } from "../../mod.ts";
-import { bytesParam, CHUNK, serve } from "./_serve.ts";
+import { bytesParam, CHUNK, premadeChunk, serve } from "./_serve.ts";
 
 serve(withBody((reqd) => {
   const total = bytesParam(reqd.request.url);
@@ -21,7 +23,7 @@ serve(withBody((reqd) => {
     if (result !== "written") return; // the client went away
     if (sent === total) return body.closeWriter();
     const n = Math.min(CHUNK, total - sent);
-    body.scheduleBigstring(new Uint8Array(n));
+    body.scheduleBigstring(premadeChunk(n));
     sent += n;
     body.flush(next);
   };

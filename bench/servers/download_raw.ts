@@ -1,11 +1,12 @@
 /**
  * Download of `?bytes=N` in 64 KiB chunks — raw: a pull-based
- * `ReadableStream` enqueuing one fresh chunk per pull.
+ * `ReadableStream` enqueuing the pre-made chunk once per pull (the same
+ * chunks and headers as `download_ours.ts`).
  *
  * @module
  */
 
-import { bytesParam, CHUNK, serve } from "./_serve.ts";
+import { bytesParam, CHUNK, premadeChunk, serve } from "./_serve.ts";
 
 serve((request) => {
   const total = bytesParam(request.url);
@@ -13,7 +14,7 @@ serve((request) => {
   const readable = new ReadableStream<Uint8Array>({
     pull(controller) {
       const n = Math.min(CHUNK, total - sent);
-      if (n > 0) controller.enqueue(new Uint8Array(n));
+      if (n > 0) controller.enqueue(premadeChunk(n));
       sent += n;
       if (sent >= total) controller.close();
     },

@@ -1,0 +1,26 @@
+/**
+ * The scenarios, in the order they run and their `--only` names. A new
+ * scenario: a file here exporting `(ctx: Context) => Promise<void>`, and
+ * one line below.
+ *
+ * @module
+ */
+
+import type { Scenario } from "../_context.ts";
+import { download } from "./download.ts";
+import { hello } from "./hello.ts";
+import { idle } from "./idle.ts";
+import { stalled } from "./stalled.ts";
+import { stream } from "./stream.ts";
+import { upload } from "./upload.ts";
+import { write } from "./write.ts";
+
+export const SCENARIOS: Record<string, Scenario> = {
+  write,
+  stream,
+  download,
+  upload,
+  hello,
+  idle,
+  stalled,
+};
