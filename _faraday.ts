@@ -23,7 +23,7 @@ const MIN_TAIL = 512;
 const MIN_BUFFER = 64;
 // Text is encoded in batches of about this many UTF-16 code units: one
 // encodeInto per batch instead of one per call (the call is what costs).
-const TEXT_BATCH = 16384;
+const TEXT_BATCH = 32768;
 
 const encoder = new TextEncoder();
 

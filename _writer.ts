@@ -104,6 +104,16 @@ export class Writer extends Body<"write"> implements Progress {
   }
 
   override writeString(str: string, off?: number, len?: number): void {
+    // The hot path (millions of small writes): a whole string into a body
+    // with no declared length or limit. Checks as below, no tuple.
+    if (
+      off === undefined && len === undefined && typeof str === "string" &&
+      this.#config === null
+    ) {
+      if (!this.#accept("writeString", 0) || str.length === 0) return;
+      this.#buffer().writeText(str);
+      return this.#wake();
+    }
     const [start, count] = checkText("Body.writeString", str, off, len);
     // With a declared length, the exact UTF-8 size is checked first.
     const exact = (this.#config?.length ?? -1) >= 0;
