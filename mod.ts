@@ -43,8 +43,16 @@ export {
   writableFromBody,
 } from "./adapters/mod.ts";
 export {
+  compressBody,
+  type CompressOptions,
+  type Encoding,
+  negotiateEncoding,
+} from "./adapters/compress.ts";
+export {
   type BodyHandler,
   Reqd,
+  type StreamingOptions,
+  type Timeouts,
   withBody,
   type WithBodyOptions,
 } from "./adapters/serve.ts";

@@ -24,3 +24,9 @@ export {
   streamingBody,
   writableFromBody,
 } from "./writable.ts";
+export {
+  compressBody,
+  type CompressOptions,
+  type Encoding,
+  negotiateEncoding,
+} from "./compress.ts";

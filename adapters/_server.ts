@@ -1,0 +1,156 @@
+/**
+ * What every request of one `withBody` shares: its checked options, its
+ * timeout clock, the requests a shutdown must still reach, and the
+ * responses the library makes itself (`413`, `408`, `503`, `500`). Private.
+ *
+ * @module
+ */
+
+import { checkBufferSize, checkLimit, describe } from "../_check.ts";
+import { checkTimeout, Clock } from "./_clock.ts";
+import type { BodyHandler, WithBodyOptions } from "./serve.ts";
+import type { Exchange } from "./_exchange.ts";
+
+/** The default `readTimeout` and `writeTimeout`: one minute. */
+export const DEFAULT_TIMEOUT = 60_000;
+
+/** One `withBody`: options, clock and the live requests. */
+export class Server {
+  readonly handler: BodyHandler;
+  readonly bufferSize: number | undefined;
+  readonly maxBodyBytes: number | undefined;
+  readonly maxPendingBytes: number | undefined;
+  readonly readTimeout: number;
+  readonly writeTimeout: number;
+  readonly onError: NonNullable<WithBodyOptions["onError"]>;
+  readonly signal: AbortSignal | undefined;
+  readonly clock: Clock = new Clock();
+  // Requests a shutdown must still reach (only kept with a signal): those
+  // without a response, with a response still streaming, or with a request
+  // body still being read.
+  readonly live: Set<Exchange> | null;
+
+  constructor(handler: BodyHandler, options: WithBodyOptions) {
+    if (typeof handler !== "function") {
+      throw new TypeError(
+        `withBody: expected a handler function, received ${describe(handler)}`,
+      );
+    }
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `withBody: options must be an object, received ${describe(options)}`,
+      );
+    }
+    this.handler = handler;
+    const size = options.bufferSize;
+    this.bufferSize = size === undefined
+      ? undefined
+      : checkBufferSize("withBody", size);
+    this.maxBodyBytes = checkLimit(
+      "withBody",
+      "maxBodyBytes",
+      options.maxBodyBytes,
+    );
+    this.maxPendingBytes = checkLimit(
+      "withBody",
+      "maxPendingBytes",
+      options.maxPendingBytes,
+    );
+    this.readTimeout = checkTimeout(
+      "withBody",
+      "readTimeout",
+      options.readTimeout,
+      DEFAULT_TIMEOUT,
+    );
+    this.writeTimeout = checkTimeout(
+      "withBody",
+      "writeTimeout",
+      options.writeTimeout,
+      DEFAULT_TIMEOUT,
+    );
+    const onError = options.onError ?? defaultOnError;
+    if (typeof onError !== "function") {
+      throw new TypeError(
+        `withBody: onError must be a function, received ${describe(onError)}`,
+      );
+    }
+    this.onError = onError;
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError(
+        `withBody: signal must be an AbortSignal, received ${describe(signal)}`,
+      );
+    }
+    this.signal = signal;
+    this.live = signal === undefined ? null : new Set();
+    signal?.addEventListener("abort", () => this.#shutdown(), { once: true });
+  }
+
+  /** Whether `error` is the shutdown reason (once the signal aborted). */
+  isShutdown(error: unknown): boolean {
+    const signal = this.signal;
+    return signal?.aborted === true && error === signal.reason;
+  }
+
+  #shutdown(): void {
+    const reason = this.signal!.reason;
+    for (const exchange of this.live!) exchange.shutdown(reason);
+    this.live!.clear();
+  }
+}
+
+/** The default `onError`: logs the error, answers a bare 500. */
+export function defaultOnError(error: unknown): Response {
+  console.error("withBody: request handler failed:", error);
+  return text(500, "Internal Server Error");
+}
+
+/** `413`: the body is over `maxBodyBytes`. */
+export function tooLarge(max: number): Response {
+  return text(413, `Payload Too Large: the limit is ${max} bytes\n`);
+}
+
+/** `503`: the server is shutting down. */
+export function unavailable(): Response {
+  return text(503, "Service Unavailable: the server is shutting down\n");
+}
+
+/**
+ * `408`. Over HTTP/1.1 the connection closes too: Deno keeps a connection
+ * open waiting for the rest of an upload even after a `connection: close`
+ * response, but cuts it when a chunked response body errors after its
+ * text (measured), and a stalled client holds nothing but that socket.
+ * Over HTTP/2 (no `host` header: the authority travels in the URL) a
+ * plain `408` ends the stream, and Deno resets the client's upload.
+ */
+export function timedOut(request: Request): Response {
+  const headers = {
+    "content-type": "text/plain; charset=utf-8",
+    connection: "close",
+  };
+  const message = encoder.encode("Request Timeout\n");
+  if (!request.headers.has("host")) {
+    return new Response(message, { status: 408, headers });
+  }
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(message);
+    },
+    // Called once Deno took the text: no clean end, the connection closes.
+    pull(controller) {
+      controller.error(
+        new Deno.errors.TimedOut("withBody: closing a timed-out connection"),
+      );
+    },
+  });
+  return new Response(stream, { status: 408, headers });
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+const encoder = new TextEncoder();
