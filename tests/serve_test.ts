@@ -22,6 +22,7 @@
 
 import assert from "node:assert/strict";
 import { concat, randomBytes } from "./_util.ts";
+import { latin1, RawClient } from "./_raw_http.ts";
 import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
 
@@ -206,153 +207,8 @@ function serve(
 }
 
 // ---------------------------------------------------------------------
-// A raw HTTP/1.1 client
-// ---------------------------------------------------------------------
-
-interface RawResponse {
-  status: number;
-  headers: Headers;
-  body: Uint8Array;
-  complete: boolean; // the whole body (content-length or chunked) arrived
-}
-
-// Parses the first response in `data`: head, then a body framed by
-// content-length or chunked encoding (a HEAD-less, 1xx-less subset).
-function parseResponse(data: Uint8Array): RawResponse | null {
-  const text = latin1(data);
-  const end = text.indexOf("\r\n\r\n");
-  if (end < 0) return null;
-  const [statusLine, ...lines] = text.slice(0, end).split("\r\n");
-  const status = Number(statusLine!.split(" ")[1]);
-  const headers = new Headers();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  let at = end + 4;
-  const length = headers.get("content-length");
-  if (length !== null) {
-    const body = data.subarray(at, at + Number(length));
-    return {
-      status,
-      headers,
-      body,
-      complete: body.length === Number(length),
-    };
-  }
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const lineEnd = text.indexOf("\r\n", at);
-    if (lineEnd < 0) break;
-    const size = parseInt(text.slice(at, lineEnd), 16);
-    if (size === 0) {
-      const complete = text.startsWith("\r\n", lineEnd + 2);
-      return { status, headers, body: concat(chunks), complete };
-    }
-    if (lineEnd + 2 + size + 2 > data.length) break;
-    chunks.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
-    at = lineEnd + 2 + size + 2;
-  }
-  return { status, headers, body: concat(chunks), complete: false };
-}
-
-// A hand-written HTTP/1.1 client on one TCP connection. It closes its
-// socket when the deadline aborts, so a pending read ends.
-class RawClient implements Disposable {
-  readonly #conn: Deno.TcpConn;
-  readonly #deadline: AbortSignal;
-  #data = new Uint8Array(64 * KiB); // received bytes: #data[0, #length)
-  #length = 0;
-  #closed = false;
-
-  private constructor(conn: Deno.TcpConn, deadline: AbortSignal) {
-    this.#conn = conn;
-    this.#deadline = deadline;
-    deadline.addEventListener("abort", this.close, { once: true });
-  }
-
-  static async open(port: number, deadline: AbortSignal): Promise<RawClient> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    return new RawClient(conn, deadline);
-  }
-
-  /** Everything received so far. */
-  get received(): Uint8Array {
-    return this.#data.subarray(0, this.#length);
-  }
-
-  async send(data: string | Uint8Array): Promise<void> {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    for (let off = 0; off < bytes.length;) {
-      off += await this.#conn.write(bytes.subarray(off));
-    }
-  }
-
-  /**
-   * Reads until `done(received)` holds; fails at EOF, after `limit` bytes
-   * or when the deadline aborts.
-   */
-  async readUntil(
-    done: (received: Uint8Array) => boolean,
-    what: string,
-    limit = 16 * MiB,
-  ): Promise<Uint8Array> {
-    while (!done(this.received)) {
-      assert.ok(this.#length < limit, `read ${limit} bytes, no ${what}`);
-      if (this.#length === this.#data.length) {
-        const grown = new Uint8Array(this.#data.length * 2);
-        grown.set(this.#data);
-        this.#data = grown;
-      }
-      let n: number | null;
-      try {
-        n = await this.#conn.read(this.#data.subarray(this.#length));
-      } catch (error) {
-        if (this.#deadline.aborted) throw this.#deadline.reason;
-        throw error;
-      }
-      if (n === null) {
-        assert.fail(
-          `EOF before ${what}: ${JSON.stringify(latin1(this.received))}`,
-        );
-      }
-      this.#length += n;
-    }
-    return this.received;
-  }
-
-  /** Reads the first whole response. */
-  async response(): Promise<RawResponse> {
-    await this.readUntil(
-      (data) => parseResponse(data)?.complete === true,
-      "a complete response",
-    );
-    return parseResponse(this.received)!;
-  }
-
-  close = (): void => {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#deadline.removeEventListener("abort", this.close);
-    this.#conn.close();
-  };
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-// ---------------------------------------------------------------------
 // Bytes and handlers
 // ---------------------------------------------------------------------
-
-function latin1(data: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < data.length; i += 8192) {
-    out += String.fromCharCode(...data.subarray(i, i + 8192));
-  }
-  return out;
-}
 
 // Index of the first byte where `a` and `b` differ, -1 if they are equal
 // (assert.deepEqual on MiB of bytes is slow and prints megabytes).
