@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "./_util.ts";
 import { createHash } from "node:crypto";
+import { ECHO_MS, signalMeaning } from "../examples/_serve.ts";
 
 const TIMEOUT_MS = 20_000;
 
@@ -11,19 +12,24 @@ interface Running {
   base: string;
   lines: string[];
   errors: string[];
-  stop(): Promise<Deno.CommandStatus>;
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  kill(signal: Deno.Signal): void;
 }
 
-/** Starts the demo; resolves once it printed its address. */
-async function start(): Promise<Running> {
+/**
+ * Starts the demo as `deno task serve` runs it (same permissions); resolves
+ * once it printed its address.
+ */
+async function start(env: Record<string, string> = {}): Promise<Running> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net",
-      "--allow-env=HOST,PORT",
+      "--allow-env=HOST,PORT,TLS_CERT,TLS_KEY",
+      "--allow-read",
       new URL("../examples/server.ts", import.meta.url).pathname,
     ],
-    env: { HOST: "127.0.0.1", PORT: "0", NO_COLOR: "1" },
+    env: { HOST: "127.0.0.1", PORT: "0", NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -42,13 +48,17 @@ async function start(): Promise<Running> {
       lines.push(...parts);
     }
   })();
-  const base = await waitFor(lines, /demo on (http:\/\/127\.0\.0\.1:\d+)\//);
+  const base = await waitFor(
+    lines,
+    /demo on (https?:\/\/127\.0\.0\.1:\d+)\//,
+  );
   return {
     base: base[1]!,
     lines,
     errors,
-    async stop() {
-      child.kill("SIGTERM");
+    kill: (signal) => child.kill(signal),
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      child.kill(signal);
       const status = await child.status;
       await reading;
       await stderr;
@@ -105,6 +115,7 @@ Deno.test("the demo server serves every route, logs each request and stops on SI
     assert.deepEqual(new Uint8Array(await echoed.arrayBuffer()), payload);
 
     const streamed = await fetch(`${base}/stream?bytes=1000000&chunk=4096`, {
+      headers: { "accept-encoding": "identity" },
       signal,
     });
     assert.equal(streamed.headers.get("content-length"), "1000000");
@@ -228,4 +239,134 @@ Deno.test("the demo server cuts a client that owes its upload once the shutdown 
   } finally {
     close();
   }
+});
+
+Deno.test("the demo compresses /stream and /events for a client that accepts it", async () => {
+  const server = await start();
+  const signal = AbortSignal.timeout(TIMEOUT_MS);
+  try {
+    // Deno's fetch offers gzip and br and decodes them transparently.
+    const streamed = await fetch(`${server.base}/stream?bytes=100000`, {
+      signal,
+    });
+    assert.equal(streamed.headers.get("content-encoding"), "gzip");
+    assert.equal(streamed.headers.get("content-length"), null);
+    assert.match(streamed.headers.get("vary") ?? "", /accept-encoding/i);
+    const bytes = new Uint8Array(await streamed.arrayBuffer());
+    assert.equal(bytes.length, 100_000);
+    assert.equal(new TextDecoder().decode(bytes.subarray(0, 10)), "0123456789");
+    const events = await fetch(`${server.base}/events?interval=10&count=3`, {
+      headers: { "accept-encoding": "br" },
+      signal,
+    });
+    assert.equal(events.headers.get("content-encoding"), "br");
+    const sse = await events.text();
+    assert.deepEqual(sse.match(/^id: \d+$/gm), ["id: 1", "id: 2", "id: 3"]);
+  } finally {
+    assert.equal((await server.stop()).code, 0);
+  }
+});
+
+Deno.test("one Ctrl-C that reaches the demo twice drains once: an open event stream still ends cleanly", async () => {
+  const server = await start();
+  const response = await fetch(`${server.base}/events?interval=20`, {
+    headers: { "accept-encoding": "identity" },
+    signal: AbortSignal.timeout(TIMEOUT_MS),
+  });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let received = "";
+  for (let i = 0; i < 100 && !received.includes("id: 1"); i++) {
+    received += decoder.decode((await reader.read()).value);
+  }
+  // The terminal's process group and deno task's forwarding: two copies.
+  server.kill("SIGINT");
+  const stopped = server.stop("SIGINT");
+  let end = "no end";
+  for (let i = 0; i < 1000; i++) {
+    const read = await reader.read().catch((error) => error as Error);
+    if (read instanceof Error) {
+      end = `error: ${read.message}`;
+      break;
+    }
+    if (read.done) {
+      end = "clean";
+      break;
+    }
+  }
+  assert.equal(end, "clean");
+  assert.equal((await stopped).code, 0);
+  assert.ok(server.lines.includes("stopped"), server.lines.join(" | "));
+});
+
+Deno.test("a second Ctrl-C pressed later than the copies cuts the demo at once", async () => {
+  const server = await start();
+  const { port } = new URL(server.base);
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(port),
+  });
+  try {
+    // An upload that never finishes holds the graceful shutdown.
+    await conn.write(
+      new TextEncoder().encode(
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\npartial",
+      ),
+    );
+    await waitFor(server.lines, /^@httpaf\/body demo/);
+    server.kill("SIGINT");
+    await waitFor(server.lines, /^shutting down$/);
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // a human's pause
+    const began = Date.now();
+    const status = await server.stop("SIGINT");
+    assert.equal(status.code, 0);
+    assert.ok(
+      Date.now() - began < 3000,
+      "cut without waiting for the grace period",
+    );
+    assert.ok(server.lines.includes("stopped: cut the connections still open"));
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("the demo serves HTTPS, HTTP/2 and HTTP/1.1, when TLS_CERT and TLS_KEY name PEM files", async () => {
+  const fixture = (name: string) =>
+    new URL(`./fixtures/${name}`, import.meta.url).pathname;
+  const server = await start({
+    TLS_CERT: fixture("cert.pem"),
+    TLS_KEY: fixture("key.pem"),
+  });
+  const caCerts = [Deno.readTextFileSync(fixture("ca.pem"))];
+  try {
+    assert.match(server.base, /^https:/);
+    for (const h2 of [true, false]) {
+      const client = Deno.createHttpClient({ caCerts, http1: !h2, http2: h2 });
+      try {
+        const echoed = await fetch(`${server.base}/echo`, {
+          method: "POST",
+          body: "over TLS",
+          client,
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+        assert.equal(await echoed.text(), "over TLS");
+      } finally {
+        client.close();
+      }
+    }
+  } finally {
+    assert.equal((await server.stop()).code, 0);
+  }
+});
+
+Deno.test("a shutdown signal is a drain, its copies within ECHO_MS are echoes, a later one cuts", () => {
+  assert.deepEqual(
+    [
+      signalMeaning(null, 5000),
+      signalMeaning(5000, 5000),
+      signalMeaning(5000, 5000 + ECHO_MS - 1),
+      signalMeaning(5000, 5000 + ECHO_MS),
+    ],
+    ["drain", "echo", "echo", "cut"],
+  );
 });
