@@ -307,13 +307,21 @@ Deno.test("a second Ctrl-C pressed later than the copies cuts the demo at once",
     port: Number(port),
   });
   try {
-    // An upload that never finishes holds the graceful shutdown.
+    // An upload the handler is reading and the client never finishes
+    // holds the graceful shutdown. With `expect: 100-continue` the server
+    // says when the handler started reading.
     await conn.write(
       new TextEncoder().encode(
-        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\npartial",
+        "POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 1048576\r\nexpect: 100-continue\r\n\r\n",
       ),
     );
-    await waitFor(server.lines, /^@httpaf\/body demo/);
+    const head = new Uint8Array(1024);
+    const n = await conn.read(head);
+    assert.match(
+      new TextDecoder().decode(head.subarray(0, n ?? 0)),
+      /^HTTP\/1\.1 100 Continue/,
+    );
+    await conn.write(new TextEncoder().encode("partial")); // then nothing more
     server.kill("SIGINT");
     await waitFor(server.lines, /^shutting down$/);
     await new Promise((resolve) => setTimeout(resolve, 1200)); // a human's pause
