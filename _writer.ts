@@ -26,22 +26,10 @@ import {
   utf8Length,
 } from "./_check.ts";
 import { Faraday } from "./_faraday.ts";
+import { Limits } from "./_limits.ts";
 import { type FlushCallback, FlushQueue, type Progress } from "./_flushes.ts";
 import { DEFAULT_BUFFER_SIZE, type FlushResult } from "./_body.ts";
 import type { WriteChannel } from "./body.ts";
-
-/**
- * A writer's settings, when any differs from the default (idle bodies are
- * many: the common one carries none).
- */
-export interface WriterConfig {
-  /** The largest chunk a copied write produces. */
-  readonly bufferSize: number;
-  /** The declared exact output length, or -1 for none. */
-  readonly length: number;
-  /** The most pending bytes (`Infinity` for no limit). */
-  readonly maxPending: number;
-}
 
 const WRITE_CHANNEL = ["wake", "abort", "callbackError"] as const;
 
@@ -67,7 +55,7 @@ type OutputState = "live" | "waiting" | "ending" | "ended" | "gone";
 /** A writer body: `Body<"write">`. */
 export class Writer extends Body<"write"> implements Progress {
   readonly #channel: WriteChannel;
-  readonly #config: WriterConfig | null;
+  readonly #limits: Limits | null; // null: every default
   #state: WriterState = "open";
   #output: OutputState = "live";
   #faraday: Faraday | null = null; // made at the first write
@@ -76,11 +64,19 @@ export class Writer extends Body<"write"> implements Progress {
   #flushes: FlushQueue | null = null; // made at the first flush
   #flushTask = false; // a #afterFlush microtask is queued
 
-  constructor(channel: WriteChannel, config: WriterConfig | null) {
+  /** `options` as checked by `checkWriterOptions`. */
+  constructor(
+    channel: WriteChannel,
+    options: {
+      bufferSize?: number;
+      contentLength?: number;
+      maxPendingBytes?: number;
+    },
+  ) {
     super();
     checkChannel("createWriter", channel, WRITE_CHANNEL);
     this.#channel = channel;
-    this.#config = config;
+    this.#limits = Limits.of(options);
   }
 
   get side(): "write" {
@@ -108,7 +104,7 @@ export class Writer extends Body<"write"> implements Progress {
     // with no declared length or limit. Checks as below, no tuple.
     if (
       off === undefined && len === undefined && typeof str === "string" &&
-      this.#config === null
+      this.#limits === null
     ) {
       if (!this.#accept("writeString", 0) || str.length === 0) return;
       this.#buffer().writeText(str);
@@ -116,7 +112,7 @@ export class Writer extends Body<"write"> implements Progress {
     }
     const [start, count] = checkText("Body.writeString", str, off, len);
     // With a declared length, the exact UTF-8 size is checked first.
-    const exact = (this.#config?.length ?? -1) >= 0;
+    const exact = (this.#limits?.length ?? -1) >= 0;
     const size = exact ? utf8Length(str, start, count) : 0;
     if (!this.#accept("writeString", size) || count === 0) return;
     const piece = count === str.length ? str : str.slice(start, start + count);
@@ -180,14 +176,11 @@ export class Writer extends Body<"write"> implements Progress {
     if (this.#state === "closed") return;
     this.#state = "closed";
     if (!this.#live()) return;
-    const length = this.#config?.length ?? -1;
-    if (length >= 0 && this.#written() < length) {
-      return this.abortOutput(
-        new Error(
-          `Body.closeWriter: closed after ${this.#written()} of the ${length} declared bytes`,
-        ),
-      );
-    }
+    const short = this.#limits?.short(
+      "Body.closeWriter: closed",
+      this.#written(),
+    );
+    if (short) return this.abortOutput(short);
     this.#end();
   }
 
@@ -229,14 +222,11 @@ export class Writer extends Body<"write"> implements Progress {
 
   endOutput(): void {
     if (!this.#live()) return;
-    const length = this.#config?.length ?? -1;
-    if (length >= 0 && this.#written() < length) {
-      return this.abortOutput(
-        new Error(
-          `endOutput: output ended after ${this.#written()} of the ${length} declared bytes`,
-        ),
-      );
-    }
+    const short = this.#limits?.short(
+      "endOutput: output ended",
+      this.#written(),
+    );
+    if (short) return this.abortOutput(short);
     this.#end();
   }
 
@@ -256,7 +246,7 @@ export class Writer extends Body<"write"> implements Progress {
 
   #buffer(): Faraday {
     return (this.#faraday ??= new Faraday(
-      this.#config?.bufferSize ?? DEFAULT_BUFFER_SIZE,
+      this.#limits?.bufferSize ?? DEFAULT_BUFFER_SIZE,
     ));
   }
 
@@ -274,31 +264,16 @@ export class Writer extends Body<"write"> implements Progress {
       throw new Error(`Body.${method}: body is closed`);
     }
     if (!this.#live()) return false;
-    const length = this.#config?.length ?? -1;
-    if (length >= 0 && this.#written() + size > length) {
-      throw new RangeError(
-        `Body.${method}: ${size} more bytes would exceed the declared length of ${length} bytes (${this.#written()} written)`,
-      );
-    }
+    const over = this.#limits?.overLength(method, this.#written(), size);
+    if (over) throw over;
     return true;
   }
 
   // After an accepted write: cuts the output if it now holds more than
   // maxPendingBytes, else wakes the channel.
   #wrote(method: string): void {
-    const max = this.#config?.maxPending ?? Infinity;
-    if (max !== Infinity) {
-      const faraday = this.#faraday!;
-      // Bounds first: the exact count encodes pending text.
-      const [low, high] = faraday.bounds();
-      if (high > max && (low > max || faraday.pending > max)) {
-        return this.#cut(
-          new RangeError(
-            `Body.${method}: ${faraday.pending} pending bytes exceed maxPendingBytes (${max})`,
-          ),
-        );
-      }
-    }
+    const over = this.#limits?.overPending(method, this.#faraday!);
+    if (over) return this.#cut(over);
     this.#wake();
   }
 

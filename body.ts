@@ -1,26 +1,21 @@
 /**
- * The core of `@httpaf/body`: httpaf's `Body`, the documented
- * {@linkcode Body} type with one class per side, and the small channel end
- * through which adapters connect a body to real input and output. No I/O
- * and no streams live here.
+ * The core of `@httpaf/body`: the documented {@linkcode Body} type (one
+ * class per side behind it) and the channel end through which adapters
+ * connect a body to real input and output. No I/O, no streams.
  *
- * A body is a one-way byte pipe. Its *application end* is the `Body<Rw>`
- * API; its *channel end* is the functions below, used by adapters
- * (`adapters/`) and by anyone writing a new one:
- *
- * - a reader body ({@linkcode createReader}) asks its
+ * - A reader body ({@linkcode createReader}) asks its
  *   {@linkcode ReadChannel} for bytes only while a read is scheduled and
  *   nothing is buffered; the channel answers with {@linkcode deliverInput},
- *   {@linkcode endInput} or {@linkcode failInput};
- * - a writer body ({@linkcode createWriter}) wakes its
+ *   {@linkcode endInput} or {@linkcode failInput}.
+ * - A writer body ({@linkcode createWriter}) wakes its
  *   {@linkcode WriteChannel} when output is ready; the channel takes chunks
- *   with {@linkcode nextOutput} (Faraday's `operation`/`shift` in one call)
- *   and reports progress with {@linkcode outputWritten} and
- *   {@linkcode outputClosed}; {@linkcode endOutput} and
- *   {@linkcode abortOutput} end it from the channel's side.
+ *   with {@linkcode nextOutput} (Faraday's `operation`/`shift` in one call),
+ *   reports progress with {@linkcode outputWritten} and
+ *   {@linkcode outputClosed}, and ends it with {@linkcode endOutput} or
+ *   {@linkcode abortOutput}.
  *
- * Every channel-end function checks the side of the body it is given: a
- * body of the other side is a `TypeError` at the call.
+ * Every channel-end function checks the side of the body it is given: the
+ * other side is a `TypeError` at the call.
  *
  * @module
  */
@@ -90,9 +85,10 @@ export interface WriteChannel {
    */
   wake(): void;
   /**
-   * The writer was aborted ({@linkcode abortOutput}): end the output without
-   * a clean end-of-stream, with `reason`. Called at most once, never after
-   * {@linkcode nextOutput} returned `"close"` or the channel closed.
+   * The writer was aborted ({@linkcode abortOutput}) or cut (past its
+   * `maxPendingBytes`): end the output without a clean end-of-stream, with
+   * `reason`. Called at most once, never after {@linkcode nextOutput}
+   * returned `"close"` or the channel reported itself closed.
    */
   abort(reason: unknown): void;
   /**
@@ -172,20 +168,7 @@ export function createWriter(
   channel: WriteChannel,
   options?: WriterOptions,
 ): Body<"write"> {
-  const { bufferSize, contentLength, maxPendingBytes } = checkWriterOptions(
-    "createWriter",
-    options,
-  );
-  const plain = (bufferSize ?? DEFAULT_BUFFER_SIZE) === DEFAULT_BUFFER_SIZE &&
-    contentLength === undefined && maxPendingBytes === undefined;
-  return new Writer(
-    channel,
-    plain ? null : {
-      bufferSize: bufferSize ?? DEFAULT_BUFFER_SIZE,
-      length: contentLength ?? -1,
-      maxPending: maxPendingBytes ?? Infinity,
-    },
-  );
+  return new Writer(channel, checkWriterOptions("createWriter", options));
 }
 
 /**

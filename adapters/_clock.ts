@@ -104,7 +104,7 @@ export function checkTimeout(
  * happened. Its owner calls `wait()` at every wait and `answered()` at
  * every answer — two field writes, no timer.
  */
-export class IdleTimer {
+class IdleTimer {
   /** The timeout in ms (`Infinity`: none). */
   timeout: number;
   /** Whether the side waits on the client now. */
@@ -145,4 +145,127 @@ export class IdleTimer {
     }
     return now - this.#since >= this.timeout;
   }
+}
+
+/** What a request's deadlines call when one expires. */
+export interface Expiry {
+  /** A read waited `readTimeout` on the client: `error` names it. */
+  readExpired(error: Deno.errors.TimedOut): void;
+  /** Output waited `writeTimeout` on the client: `error` names it. */
+  writeExpired(error: Deno.errors.TimedOut): void;
+}
+
+/**
+ * The read and write timeouts of one request, watched by the clock while
+ * either side waits on the client.
+ */
+export class Deadlines implements Watched {
+  readonly #clock: Clock;
+  readonly #owner: Expiry;
+  readonly #read: IdleTimer;
+  readonly #write: IdleTimer;
+
+  constructor(
+    clock: Clock,
+    owner: Expiry,
+    readTimeout: number,
+    writeTimeout: number,
+  ) {
+    this.#clock = clock;
+    this.#owner = owner;
+    this.#read = new IdleTimer(readTimeout);
+    this.#write = new IdleTimer(writeTimeout);
+  }
+
+  /** The timeouts now in force, in ms. */
+  get readTimeout(): number {
+    return this.#read.timeout;
+  }
+
+  get writeTimeout(): number {
+    return this.#write.timeout;
+  }
+
+  /** Whether a read waits on the client now. */
+  get reading(): boolean {
+    return this.#read.waits;
+  }
+
+  /** A read waits on the client (again): its timeout runs. */
+  readWaits(): void {
+    this.#wait(this.#read);
+  }
+
+  /** The client answered the read (or the read was given up). */
+  readAnswered(): void {
+    this.#read.answered();
+    this.#forget();
+  }
+
+  /** Output waits for the client to take it: its timeout runs. */
+  writeWaits(): void {
+    this.#wait(this.#write);
+  }
+
+  /** The client took the output (or the output ended). */
+  writeAnswered(): void {
+    this.#write.answered();
+    this.#forget();
+  }
+
+  /** New timeouts, counted afresh from the next tick. */
+  set(readTimeout: number, writeTimeout: number): void {
+    this.#read.restart(readTimeout);
+    this.#write.restart(writeTimeout);
+    if (this.#read.waits) this.#watch(this.#read);
+    if (this.#write.waits) this.#watch(this.#write);
+  }
+
+  /** Watched: expires what ran out; never throws. */
+  check(now: number): boolean {
+    const read = this.#read;
+    const write = this.#write;
+    try {
+      if (read.expired(now)) {
+        read.answered();
+        this.#owner.readExpired(
+          timedOut("readTimeout", read.timeout, "sent nothing"),
+        );
+      }
+      if (write.expired(now)) {
+        write.answered();
+        this.#owner.writeExpired(
+          timedOut("writeTimeout", write.timeout, "took no response bytes"),
+        );
+      }
+    } catch (error) {
+      console.error("withBody: expiring a timeout failed:", error);
+    }
+    return read.waits || write.waits;
+  }
+
+  #wait(timer: IdleTimer): void {
+    timer.wait();
+    this.#watch(timer);
+  }
+
+  #watch(timer: IdleTimer): void {
+    if (timer.timeout !== Infinity) this.#clock.watch(this, timer.timeout);
+  }
+
+  // Nothing waits: a finished request must not wait for a tick to be
+  // collected, with its buffers.
+  #forget(): void {
+    if (!this.#read.waits && !this.#write.waits) this.#clock.unwatch(this);
+  }
+}
+
+function timedOut(
+  name: string,
+  ms: number,
+  what: string,
+): Deno.errors.TimedOut {
+  return new Deno.errors.TimedOut(
+    `withBody: ${name} (${ms} ms) expired: the client ${what} for that long`,
+  );
 }

@@ -11,7 +11,7 @@
  */
 
 import { abortOutput, type Body, endOutput, failInput } from "../body.ts";
-import { checkTimeout, IdleTimer, type Watched } from "./_clock.ts";
+import { checkTimeout, Deadlines, type Expiry } from "./_clock.ts";
 import { compressBody } from "./compress.ts";
 import {
   bodyless,
@@ -21,17 +21,13 @@ import {
   quietError,
   requestLength,
   responseLength,
+  wholeResponse,
 } from "./_http.ts";
+import { describe } from "../_check.ts";
 import { openReader } from "./readable.ts";
 import { Reqd, type StreamingOptions, type Timeouts } from "./_reqd.ts";
-import {
-  defaultOnError,
-  type Server,
-  timedOut,
-  tooLarge,
-  unavailable,
-} from "./_server.ts";
-import { openStream, type StreamHooks } from "./writable.ts";
+import { type Server, timedOut, tooLarge, unavailable } from "./_server.ts";
+import { openStream, type StreamHooks } from "./_stream.ts";
 
 /**
  * - `"pending"`: no response chosen yet;
@@ -41,10 +37,8 @@ import { openStream, type StreamHooks } from "./writable.ts";
  */
 type ExchangeState = "pending" | "responded" | "streaming" | "finished";
 
-const encoder = new TextEncoder();
-
 /** The `Reqd` of one request. */
-export class Exchange extends Reqd implements Watched {
+export class Exchange extends Reqd implements Expiry {
   readonly #server: Server;
   readonly #request: Request;
   readonly #info: Deno.ServeHandlerInfo | undefined;
@@ -58,9 +52,7 @@ export class Exchange extends Reqd implements Watched {
   #responseBody: Body<"write"> | null = null; // valid when streaming
   #cut: ((reason: unknown) => void) | null = null; // cuts the response stream
   #own: unknown = undefined; // the library's own error (limit, timeout)
-  #readTimer: IdleTimer | null = null; // made when a read first waits
-  #writeTimer: IdleTimer | null = null; // made when a chunk first waits
-  #timeouts: Timeouts | null = null; // setTimeouts() overrides
+  #deadlines: Deadlines | null = null; // made when a side first waits
 
   constructor(
     server: Server,
@@ -87,24 +79,28 @@ export class Exchange extends Reqd implements Watched {
   }
 
   respondWithString(init: ResponseInit | undefined, text: string): void {
+    const method = "Reqd.respondWithString";
     if (typeof text !== "string") {
       throw new TypeError(
-        `Reqd.respondWithString: expected a string body, received ${typeof text}`,
+        `${method}: expected a string body, received ${describe(text)}`,
       );
     }
-    this.#respondWhole("respondWithString", init, text);
+    this.#expectPending(method);
+    this.#respond(wholeResponse(method, init, text, this.#request));
   }
 
   respondWithBigstring(
     init: ResponseInit | undefined,
     bytes: Uint8Array,
   ): void {
+    const method = "Reqd.respondWithBigstring";
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(
-        "Reqd.respondWithBigstring: expected a Uint8Array body",
+        `${method}: expected a Uint8Array body, received ${describe(bytes)}`,
       );
     }
-    this.#respondWhole("respondWithBigstring", init, bytes);
+    this.#expectPending(method);
+    this.#respond(wholeResponse(method, init, bytes, this.#request));
   }
 
   respondWithStreaming(
@@ -112,7 +108,7 @@ export class Exchange extends Reqd implements Watched {
     options?: StreamingOptions,
   ): Body<"write"> {
     const method = "Reqd.respondWithStreaming";
-    this.#expectPending("respondWithStreaming");
+    this.#expectPending(method);
     const headers = new Headers(init?.headers);
     const status = init?.status ?? 200;
     const head = this.#request.method === "HEAD";
@@ -164,26 +160,25 @@ export class Exchange extends Reqd implements Watched {
   }
 
   setTimeouts(timeouts: Timeouts): void {
+    const method = "Reqd.setTimeouts";
     if (timeouts === null || typeof timeouts !== "object") {
       throw new TypeError(
-        "Reqd.setTimeouts: expected { readTimeout?, writeTimeout? }",
+        `${method}: expected { readTimeout?, writeTimeout? }, received ${
+          describe(timeouts)
+        }`,
       );
     }
-    const readTimeout = checkTimeout(
-      "Reqd.setTimeouts",
-      "readTimeout",
-      timeouts.readTimeout,
-      this.#timeout("readTimeout"),
+    const deadlines = this.#timers();
+    const { readTimeout, writeTimeout } = timeouts;
+    deadlines.set(
+      checkTimeout(method, "readTimeout", readTimeout, deadlines.readTimeout),
+      checkTimeout(
+        method,
+        "writeTimeout",
+        writeTimeout,
+        deadlines.writeTimeout,
+      ),
     );
-    const writeTimeout = checkTimeout(
-      "Reqd.setTimeouts",
-      "writeTimeout",
-      timeouts.writeTimeout,
-      this.#timeout("writeTimeout"),
-    );
-    this.#timeouts = { readTimeout, writeTimeout };
-    this.#restart(this.#readTimer, readTimeout);
-    this.#restart(this.#writeTimer, writeTimeout);
   }
 
   // ---- for withBody ----
@@ -205,17 +200,20 @@ export class Exchange extends Reqd implements Watched {
     this.#closeInput(reason);
   }
 
-  /** Watched: checks both timeouts at `now`; never throws. */
-  check(now: number): boolean {
-    const read = this.#readTimer;
-    const write = this.#writeTimer;
-    try {
-      if (read?.expired(now)) this.#expireRead(read);
-      if (write?.expired(now)) this.#expireWrite(write);
-    } catch (error) {
-      console.error("withBody: expiring a timeout failed:", error);
-    }
-    return (read?.waits ?? false) || (write?.waits ?? false);
+  /** Expiry: a read waited readTimeout on the client. */
+  readExpired(error: Deno.errors.TimedOut): void {
+    this.#own = error;
+    this.#closeInput(error);
+    if (this.#state === "pending") this.#respond(timedOut(this.#request));
+    else if (this.#state === "streaming") this.#cut!(error);
+    this.#updateLive();
+  }
+
+  /** Expiry: the response waited writeTimeout on the client. */
+  writeExpired(error: Deno.errors.TimedOut): void {
+    this.#own = error;
+    this.#cut!(error);
+    this.#closeInput(error);
   }
 
   // ---- the request body ----
@@ -266,26 +264,16 @@ export class Exchange extends Reqd implements Watched {
       length: requestLength(this.#request.headers),
       // A read waits on the client: the clock and a shutdown must reach it.
       onWait: () => {
-        const timer = (this.#readTimer ??= new IdleTimer(
-          this.#timeout("readTimeout"),
-        ));
-        timer.wait();
-        this.#watch(timer);
+        this.#timers().readWaits();
         const live = server.live;
         if (live === null) return;
         if (server.signal!.aborted) this.#closeInput(server.signal!.reason);
         else live.add(this);
       },
-      onAnswer: () => {
-        this.#readTimer!.answered();
-        this.#updateLive();
-      },
+      onAnswer: () => this.#readAnswered(),
       // Released or ended: whatever read is still out waits on nothing the
       // handler needs.
-      onEnd: () => {
-        this.#readTimer?.answered();
-        this.#updateLive();
-      },
+      onEnd: () => this.#readAnswered(),
     });
   }
 
@@ -298,48 +286,9 @@ export class Exchange extends Reqd implements Watched {
 
   // ---- responses ----
 
-  // A string body goes to the Response as a string: Deno serves those on a
-  // faster path than bytes (measured ~3 µs a request).
-  #respondWhole(
-    method: string,
-    init: ResponseInit | undefined,
-    body: string | Uint8Array,
-  ): void {
-    this.#expectPending(method);
-    const status = init?.status ?? 200;
-    if (bodyless(status)) {
-      if (body.length !== 0) {
-        throw new TypeError(
-          `Reqd.${method}: a ${status} response cannot have a body`,
-        );
-      }
-      return this.#respond(new Response(null, init));
-    }
-    const response = new Response(
-      body as string | Uint8Array<ArrayBuffer>,
-      init,
-    );
-    // Only headers given in `init` can declare a length; touching
-    // response.headers otherwise would cost every response a Headers object.
-    const declared = init?.headers === undefined
-      ? null
-      : response.headers.get("content-length");
-    if (declared !== null && this.#request.method !== "HEAD") {
-      const length = typeof body === "string"
-        ? encoder.encode(body).length
-        : body.length;
-      if (declared !== String(length)) {
-        throw new TypeError(
-          `Reqd.${method}: content-length ${declared} disagrees with the ${length}-byte body`,
-        );
-      }
-    }
-    this.#respond(response);
-  }
-
   #expectPending(method: string): void {
     if (this.#state !== "pending") {
-      throw new Error(`Reqd.${method}: response already started`);
+      throw new Error(`${method}: response already started`);
     }
   }
 
@@ -363,7 +312,9 @@ export class Exchange extends Reqd implements Watched {
     if (state === "pending") {
       if (quiet !== null) return this.#respond(quiet());
       this.#state = "responded";
-      this.#errorResponse(error).then((response) => this.#respond(response));
+      this.#server.errorResponse(error, this.#request).then((response) =>
+        this.#respond(response)
+      );
     } else if (state === "streaming") {
       abortOutput(this.#responseBody!, error);
     } else if (quiet === null) {
@@ -377,35 +328,21 @@ export class Exchange extends Reqd implements Watched {
     return (error) => this.reportException(error);
   }
 
-  async #errorResponse(error: unknown): Promise<Response> {
-    try {
-      const response = await this.#server.onError(error, this.#request);
-      if (response instanceof Response) return response;
-      throw new TypeError(
-        `withBody: onError returned ${typeof response}, not a Response`,
-      );
-    } catch (failure) {
-      console.error("withBody: onError failed:", failure);
-      return defaultOnError(error);
-    }
-  }
-
   // ---- timeouts and the live set ----
 
-  #timeout(name: keyof Timeouts): number {
-    return this.#timeouts?.[name] ?? this.#server[name];
+  #timers(): Deadlines {
+    const server = this.#server;
+    return (this.#deadlines ??= new Deadlines(
+      server.clock,
+      this,
+      server.readTimeout,
+      server.writeTimeout,
+    ));
   }
 
-  #watch(timer: IdleTimer): void {
-    if (timer.timeout !== Infinity) {
-      this.#server.clock.watch(this, timer.timeout);
-    }
-  }
-
-  #restart(timer: IdleTimer | null, timeout: number): void {
-    if (timer === null) return;
-    timer.restart(timeout);
-    if (timer.waits) this.#watch(timer);
+  #readAnswered(): void {
+    this.#deadlines?.readAnswered();
+    this.#updateLive();
   }
 
   #streamHooks(): StreamHooks {
@@ -413,51 +350,18 @@ export class Exchange extends Reqd implements Watched {
       onError: this.#onCallbackError,
       onEnd: () => {
         if (this.#state === "streaming") this.#state = "finished";
-        this.#writeTimer?.answered();
+        this.#deadlines?.writeAnswered();
         this.#updateLive();
       },
-      onEnqueue: () => {
-        const timer = (this.#writeTimer ??= new IdleTimer(
-          this.#timeout("writeTimeout"),
-        ));
-        timer.wait();
-        this.#watch(timer);
-      },
-      onTaken: () => {
-        this.#writeTimer!.answered();
-        this.#updateLive();
-      },
+      onEnqueue: () => this.#timers().writeWaits(),
+      onTaken: () => this.#deadlines!.writeAnswered(),
     };
   }
 
-  #expireRead(timer: IdleTimer): void {
-    const error = (this.#own = new Deno.errors.TimedOut(
-      `withBody: readTimeout (${timer.timeout} ms) expired: the client sent nothing for that long`,
-    ));
-    timer.answered();
-    this.#closeInput(error);
-    if (this.#state === "pending") this.#respond(timedOut(this.#request));
-    else if (this.#state === "streaming") this.#cut!(error);
-    this.#updateLive();
-  }
-
-  #expireWrite(timer: IdleTimer): void {
-    const error = (this.#own = new Deno.errors.TimedOut(
-      `withBody: writeTimeout (${timer.timeout} ms) expired: the client took no response bytes for that long`,
-    ));
-    timer.answered();
-    this.#cut!(error);
-    this.#closeInput(error);
-  }
-
-  // After any change: nothing keeps this exchange alive that no longer
-  // needs to (a finished request must not wait for a clock tick to be
-  // collected, with its buffers).
+  // A shutdown must reach this request while it has no response, streams
+  // one, or has a read waiting on the client; not after.
   #updateLive(): void {
-    const reading = this.#readTimer?.waits === true;
-    if (!reading && this.#writeTimer?.waits !== true) {
-      this.#server.clock.unwatch(this);
-    }
+    const reading = this.#deadlines?.reading === true;
     const live = this.#server.live;
     const state = this.#state;
     if (

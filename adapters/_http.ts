@@ -26,6 +26,8 @@ export const DEFAULT_ENCODINGS: readonly Encoding[] = [
   "deflate",
 ];
 
+const encoder = new TextEncoder();
+
 /** Whether a response with `status` has no body (1xx, 204, 205, 304). */
 export const bodyless = (status: number): boolean =>
   status < 200 || status === 204 || status === 205 || status === 304;
@@ -59,6 +61,49 @@ export function requestLength(headers: Headers): number | undefined {
   const declared = headers.get("content-length");
   if (declared === null || !/^\d{1,15}$/.test(declared)) return undefined;
   return Number(declared);
+}
+
+/**
+ * A whole response with `body` for `request`. A string body stays a
+ * string: Deno serves those on a faster path than bytes (measured ~3 µs a
+ * request).
+ *
+ * @throws {TypeError} for a body on a bodyless status, or a declared
+ *   `content-length` that disagrees with the body (not checked for HEAD).
+ */
+export function wholeResponse(
+  caller: string,
+  init: ResponseInit | undefined,
+  body: string | Uint8Array,
+  request: Request,
+): Response {
+  const status = init?.status ?? 200;
+  if (bodyless(status)) {
+    if (body.length !== 0) {
+      throw new TypeError(`${caller}: a ${status} response cannot have a body`);
+    }
+    return new Response(null, init);
+  }
+  const response = new Response(
+    body as string | Uint8Array<ArrayBuffer>,
+    init,
+  );
+  // Only headers given in `init` can declare a length; touching
+  // response.headers otherwise would cost every response a Headers object.
+  const declared = init?.headers === undefined
+    ? null
+    : response.headers.get("content-length");
+  if (declared !== null && request.method !== "HEAD") {
+    const length = typeof body === "string"
+      ? encoder.encode(body).length
+      : body.length;
+    if (declared !== String(length)) {
+      throw new TypeError(
+        `${caller}: content-length ${declared} disagrees with the ${length}-byte body`,
+      );
+    }
+  }
+  return response;
 }
 
 /**

@@ -92,6 +92,23 @@ export class Server {
     return signal?.aborted === true && error === signal.reason;
   }
 
+  /**
+   * The response `onError` makes for `error`; the default one if it fails
+   * or returns something else. Never rejects.
+   */
+  async errorResponse(error: unknown, request: Request): Promise<Response> {
+    try {
+      const response = await this.onError(error, request);
+      if (response instanceof Response) return response;
+      throw new TypeError(
+        `withBody: onError returned ${describe(response)}, not a Response`,
+      );
+    } catch (failure) {
+      console.error("withBody: onError failed:", failure);
+      return defaultOnError(error);
+    }
+  }
+
   #shutdown(): void {
     const reason = this.signal!.reason;
     for (const exchange of this.live!) exchange.shutdown(reason);
