@@ -36,10 +36,25 @@ export interface Progress {
 /** The unanswered flushes of one writer, answered in order. */
 export class FlushQueue {
   #last: Flush | null = null; // the newest; its `next` is the oldest
+  #task = false; // the owner queued a microtask that will settle this queue
 
   /** Whether every flush was answered. */
   get empty(): boolean {
     return this.#last === null;
+  }
+
+  /**
+   * Whether the owner should queue a microtask to settle this queue:
+   * true once until {@linkcode FlushQueue.taskRan} (one per burst).
+   */
+  claimTask(): boolean {
+    if (this.#task) return false;
+    return (this.#task = true);
+  }
+
+  /** The owner's microtask runs: the next flush may queue another. */
+  taskRan(): void {
+    this.#task = false;
   }
 
   /** Adds a flush that waits until `target` written bytes are delivered. */

@@ -62,7 +62,6 @@ export class Writer extends Body<"write"> implements Progress {
   #taken = 0; // bytes handed to the channel, ever
   #delivered = 0; // bytes the channel reported written, ever
   #flushes: FlushQueue | null = null; // made at the first flush
-  #flushTask = false; // a #afterFlush microtask is queued
 
   /** `options` as checked by `checkWriterOptions`. */
   constructor(
@@ -311,15 +310,13 @@ export class Writer extends Body<"write"> implements Progress {
   }
 
   #queueFlushTask(): void {
-    if (this.#flushTask) return;
-    this.#flushTask = true;
-    queueMicrotask(() => this.#afterFlush());
+    if (this.#flushes!.claimTask()) queueMicrotask(() => this.#afterFlush());
   }
 
   // After a burst of flushes: tells the channel (its optional flush hook),
   // then answers what can be answered already.
   #afterFlush(): void {
-    this.#flushTask = false;
+    this.#flushes!.taskRan();
     const channel = this.#channel;
     if (
       channel.flush !== undefined &&
