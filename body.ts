@@ -29,13 +29,9 @@ import {
   type ReadCallbacks,
   type WriterOptions,
 } from "./_body.ts";
-import {
-  checkBodyOptions,
-  checkBytes,
-  checkWriterOptions,
-  describe,
-} from "./_check.ts";
+import { checkBodyOptions, checkBytes, checkWriterOptions } from "./_check.ts";
 import { Reader } from "./_reader.ts";
+import { readerOf, writerOf } from "./_side.ts";
 import { Writer } from "./_writer.ts";
 
 export {
@@ -364,23 +360,4 @@ export function endOutput(body: Body<"write">): void {
  */
 export function abortOutput(body: Body<"write">, reason: unknown): void {
   writerOf("abortOutput", body).abortOutput(reason);
-}
-
-// The body as the side a channel-end function needs, else a TypeError.
-function readerOf(caller: string, body: unknown): Reader {
-  if (body instanceof Reader) return body;
-  throw new TypeError(
-    `${caller}: expected a reader body, received ${describeBody(body)}`,
-  );
-}
-
-function writerOf(caller: string, body: unknown): Writer {
-  if (body instanceof Writer) return body;
-  throw new TypeError(
-    `${caller}: expected a writer body, received ${describeBody(body)}`,
-  );
-}
-
-function describeBody(body: unknown): string {
-  return body instanceof Body ? `a ${body.side} body` : describe(body);
 }

@@ -20,6 +20,7 @@ import {
   failedBody,
   quietError,
   requestLength,
+  requestStream,
   responseLength,
   wholeResponse,
 } from "./_http.ts";
@@ -220,32 +221,12 @@ export class Exchange extends Reqd implements Expiry {
 
   #openRequestBody(): Body<"read"> {
     const onError = this.#onCallbackError;
-    if (this.#failure !== undefined) return failedBody(this.#failure, onError);
-    const signal = this.#server.signal;
-    if (signal?.aborted) return failedBody(signal.reason, onError);
-    let stream: ReadableStream<Uint8Array> | null;
-    try {
-      stream = this.#request.body;
-    } catch (error) {
-      // Deno: "Request closed" once the response has finished.
-      return failedBody(
-        new TypeError(
-          `Reqd.requestBody: the request body is gone: its response finished before it was read (${
-            (error as Error)?.message
-          })`,
-        ),
-        onError,
-      );
-    }
+    const failure = this.#failure ??
+      (this.#server.signal?.aborted ? this.#server.signal.reason : undefined);
+    if (failure !== undefined) return failedBody(failure, onError);
+    const stream = requestStream(this.#request);
     if (stream === null) return endedBody(onError);
-    if (this.#request.bodyUsed || stream.locked) {
-      return failedBody(
-        new TypeError(
-          "Reqd.requestBody: the request body was already consumed through reqd.request",
-        ),
-        onError,
-      );
-    }
+    if (stream instanceof Error) return failedBody(stream, onError);
     const server = this.#server;
     return openReader("Reqd.requestBody", stream, {
       bufferSize: server.bufferSize,
@@ -305,7 +286,10 @@ export class Exchange extends Reqd implements Expiry {
 
   // ---- failures ----
 
-  #report(error: unknown): void {
+  #report(reported: unknown): void {
+    // A failure must never read as a clean end, whatever was thrown.
+    const error = reported ??
+      new Error("Reqd.reportException: a failure reported without an error");
     const quiet = quietError(error, this.#own, this.#server, this.#request);
     this.#closeInput(error);
     const state = this.#state;

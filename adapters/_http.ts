@@ -162,6 +162,32 @@ export function quietError(
   return server.isShutdown(error) ? unavailable : null;
 }
 
+/**
+ * The stream of `request`'s body to read: null when it has none, or the
+ * error a reader of it must answer — its response finished (Deno: "Request
+ * closed"), or it was consumed through the `Request` already.
+ */
+export function requestStream(
+  request: Request,
+): ReadableStream<Uint8Array> | TypeError | null {
+  let stream: ReadableStream<Uint8Array> | null;
+  try {
+    stream = request.body;
+  } catch (error) {
+    return new TypeError(
+      `Reqd.requestBody: the request body is gone: its response finished before it was read (${
+        (error as Error)?.message
+      })`,
+    );
+  }
+  if (stream !== null && (request.bodyUsed || stream.locked)) {
+    return new TypeError(
+      "Reqd.requestBody: the request body was already consumed through reqd.request",
+    );
+  }
+  return stream;
+}
+
 /** A request body with nothing in it. */
 export function endedBody(onError: (error: unknown) => void): Body<"read"> {
   const body = sourceless(onError);

@@ -152,8 +152,9 @@ export abstract class Reqd {
    *
    * @param timeouts the timeouts to change, in milliseconds (`Infinity`
    *   disables one).
-   * @throws {TypeError} for a non-number, {RangeError} for a value that is
-   *   not a positive integer or `Infinity`.
+   * @throws {TypeError} for a non-number.
+   * @throws {RangeError} for a value that is not a positive integer or
+   *   `Infinity`.
    */
   abstract setTimeouts(timeouts: Timeouts): void;
 }

@@ -48,7 +48,8 @@ export interface StreamingBody {
  *
  * @param options `bufferSize` of the coalescing buffers; `onError`.
  * @returns `{ body, readable }`.
- * @throws {TypeError}/{RangeError} for a bad `bufferSize`.
+ * @throws {TypeError} for a `bufferSize` of the wrong type.
+ * @throws {RangeError} for a `bufferSize` out of range.
  *
  * @example A streamed response
  * ```ts
