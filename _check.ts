@@ -55,13 +55,7 @@ export function checkBytes(
       `${caller}: expected a Uint8Array, received ${describe(bytes)}`,
     );
   }
-  const start = off === undefined
-    ? 0
-    : checkIndex(caller, "off", off, bytes.length);
-  const count = len === undefined
-    ? bytes.length - start
-    : checkIndex(caller, "len", len, bytes.length - start);
-  return [start, count];
+  return checkRange(caller, bytes.length, off, len);
 }
 
 /**
@@ -79,12 +73,20 @@ export function checkText(
       `${caller}: expected a string, received ${describe(str)}`,
     );
   }
-  const start = off === undefined
-    ? 0
-    : checkIndex(caller, "off", off, str.length);
+  return checkRange(caller, str.length, off, len);
+}
+
+// `off` and `len` (both optional) as a range inside `length` units.
+function checkRange(
+  caller: string,
+  length: number,
+  off: unknown,
+  len: unknown,
+): [number, number] {
+  const start = off === undefined ? 0 : checkIndex(caller, "off", off, length);
   const count = len === undefined
-    ? str.length - start
-    : checkIndex(caller, "len", len, str.length - start);
+    ? length - start
+    : checkIndex(caller, "len", len, length - start);
   return [start, count];
 }
 
