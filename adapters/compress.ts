@@ -19,7 +19,7 @@
 
 import {
   abortOutput,
-  type Body,
+  Body,
   createWriter,
   DEFAULT_BUFFER_SIZE,
   type FlushResult,
@@ -28,7 +28,8 @@ import {
   outputWritten,
   type WriteChannel,
 } from "../body.ts";
-import { checkBufferSize } from "../_check.ts";
+import { checkBodyOptions, describe } from "../_check.ts";
+import { reportCallbackError } from "./_callback.ts";
 import { type Compressor, type Encoding, openCompressor } from "./_zlib.ts";
 
 export { negotiateEncoding } from "./_accept.ts";
@@ -108,15 +109,14 @@ export function compressBody(
   encoding: Encoding,
   options?: CompressOptions,
 ): Body<"write"> {
-  if ((output as Body<"write"> | undefined)?.side !== "write") {
+  if (!(output instanceof Body) || output.side !== "write") {
     throw new TypeError(
       `compressBody: expected a writer body as output, received ${
-        output === null ? "null" : typeof output
+        describe(output)
       }`,
     );
   }
-  const size = options?.bufferSize;
-  if (size !== undefined) checkBufferSize("compressBody", size);
+  checkBodyOptions("compressBody", options);
   const zip = openCompressor(encoding, options?.level);
   return new CompressSink(output, zip, options).body;
 }
@@ -268,8 +268,7 @@ class CompressSink implements WriteChannel {
     this.#end("gone");
     outputClosed(this.body);
     abortOutput(this.#output, error);
-    if (this.#onError !== undefined) this.#onError(error);
-    else console.error("compressBody:", error);
+    reportCallbackError("compressBody", this.#onError, error);
   }
 
   #end(state: "finished" | "gone"): void {
