@@ -30,6 +30,14 @@ export const FULL = {
   stallMs: 3000,
   writes: 1_000_000,
   gcUploads: 3,
+  /** HTTP/2 downloads and uploads. */
+  h2Bytes: 256 * MiB,
+  /** HTTP/2 hello: connections × streams in flight on each. */
+  h2Connections: 4,
+  h2Streams: 32,
+  /** Text compressed in-process, and SSE events sent. */
+  compressBytes: 64 * MiB,
+  sseEvents: 10_000,
 };
 
 /** What one run moves; `--quick` shrinks everything. */
@@ -46,16 +54,21 @@ export const QUICK: Sizes = {
   stallMs: 500,
   writes: 10_000,
   gcUploads: 1,
+  h2Bytes: 4 * MiB,
+  compressBytes: 1 * MiB,
+  sseEvents: 500,
 };
 
 /** The bound of one transfer. */
-const TRANSFER_MS = 120_000;
+export const TRANSFER_MS = 120_000;
 
 /** A scenario's view of the run. */
 export interface Context {
   readonly sizes: Sizes;
   readonly rounds: number;
   readonly report: Report;
+  /** `fetch`: every client is Deno's fetch (no raw or native clients). */
+  readonly client: "raw" | "fetch";
   /** GET `?bytes=N` from `server`, read to the end. */
   get(server: Server, bytes: number): Promise<Transfer>;
   /** POST `bytes` to `server`, streamed. */
@@ -81,6 +94,7 @@ export function createContext(
     sizes,
     rounds,
     report,
+    client,
     get: (server, bytes) =>
       client === "raw"
         ? rawDownload(server.port, `/?bytes=${bytes}`, bytes, TRANSFER_MS)

@@ -30,7 +30,11 @@ export async function header(
     `hello ${sizes.helloConnections} conns × ${sizes.helloMs} ms, ` +
     `idle ${fmt(sizes.idleCount)} bodies, ` +
     `stalled ${sizes.stallBytes / MiB} MiB × ${sizes.stallMs} ms, ` +
-    `in-process ${fmt(sizes.writes)} writes`,
+    `in-process ${fmt(sizes.writes)} writes, ` +
+    `h2 ${sizes.h2Bytes / MiB} MiB and ${sizes.h2Connections} conns × ` +
+    `${sizes.h2Streams} streams, ` +
+    `compressed ${sizes.compressBytes / MiB} MiB, ` +
+    `SSE ${fmt(sizes.sseEvents)} events`,
   ];
 }
 

@@ -33,10 +33,12 @@ export interface Transfer {
   bytes: number;
 }
 
-/** What the upload servers answer. */
+/** What the upload servers answer (and print, as `reply <json>`). */
 export interface UploadReply {
   /** Bytes the server counted. */
   bytes: number;
+  /** In how many chunks (`onRead` calls, reads) they came. */
+  reads: number;
   /** The server's `performance.now()` when it began and ended reading. */
   start: number;
   end: number;
@@ -62,9 +64,11 @@ export async function download(
   url: string,
   expected: number,
   timeoutMs: number,
+  client?: Deno.HttpClient,
 ): Promise<Transfer> {
   const start = performance.now();
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const signal = AbortSignal.timeout(timeoutMs);
+  const response = await fetch(url, { signal, client });
   if (response.status !== 200 || response.body === null) {
     await response.body?.cancel();
     throw new Error(`GET ${url}: status ${response.status}`);
@@ -91,6 +95,7 @@ export async function upload(
   url: string,
   bytes: number,
   timeoutMs: number,
+  client?: Deno.HttpClient,
 ): Promise<Transfer & { reply: UploadReply }> {
   const chunk = new Uint8Array(CHUNK).fill(0x61);
   let left = bytes;
@@ -108,6 +113,7 @@ export async function upload(
     body,
     signal: AbortSignal.timeout(timeoutMs),
     duplex: "half",
+    client,
   } as RequestInit);
   const text = await response.text();
   if (response.status !== 200) throw new Error(`POST ${url}: ${text}`);
@@ -115,27 +121,38 @@ export async function upload(
   return { ...checked(`POST ${url}`, start, reply.bytes, bytes), reply };
 }
 
+/** A response read to its end by {@linkcode rawGet}. */
+export interface RawResponse extends Transfer {
+  /** The response head. */
+  head: string;
+  /** Every byte read: head, framing and body (what the wire carried). */
+  wire: number;
+}
+
 /**
- * GETs 127.0.0.1:`port``path` on a fresh connection with a raw HTTP/1.1
- * client: reads into one reused 256 KiB buffer and decodes the framing
- * (`content-length` or chunked) without copying a byte, so even a body of
- * 100-byte chunks costs the client little. `fetch` would deliver each HTTP
- * chunk as its own read, and become the bottleneck (measured: a server of
- * 100-byte chunks looked 2–4× slower through `fetch` than through curl).
+ * GETs 127.0.0.1:`port``path` (with `headers`, CRLF-ended lines) on a fresh
+ * connection with a raw HTTP/1.1 client: reads into one reused 256 KiB
+ * buffer and decodes the framing (`content-length` or chunked) without
+ * copying a byte, so even a body of 100-byte chunks costs the client
+ * little. `fetch` would deliver each HTTP chunk as its own read, and become
+ * the bottleneck (measured: a server of 100-byte chunks looked 2–4× slower
+ * through `fetch` than through curl). `bytes` counts the body alone.
  *
  * @throws {Error} on a status other than 200, a framing error, or a body
- *   length other than `expected`.
+ *   longer than `limit`.
  */
-export function rawDownload(
+export function rawGet(
   port: number,
   path: string,
-  expected: number,
+  headers: string,
+  limit: number,
   timeoutMs: number,
-): Promise<Transfer> {
+): Promise<RawResponse> {
   const start = performance.now();
   return connected(port, timeoutMs, async (conn) => {
     const what = `GET ${path}`;
-    await writeAll(conn, request("GET", path, "connection: close\r\n"));
+    const close = "connection: close\r\n";
+    await writeAll(conn, request("GET", path, close + headers));
     const buffer = new Uint8Array(256 * 1024);
     const { head, end, have } = await readHead(conn, buffer);
     const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
@@ -146,14 +163,33 @@ export function rawDownload(
       : null;
     if (body === null) throw new Error(`${what}: no framing in ${head}`);
     body.feed(buffer, end, have);
-    // Bounded: by the expected length, and by the timer closing the socket.
-    while (!body.done && body.bytes <= expected) {
+    let wire = have;
+    // Bounded: by the limit, and by the timer closing the socket.
+    while (!body.done && body.bytes <= limit) {
       const n = await conn.read(buffer);
       if (n === null) throw new Error(`${what}: body cut short`);
+      wire += n;
       body.feed(buffer, 0, n);
     }
-    return checked(what, start, body.bytes, expected);
+    const seconds = (performance.now() - start) / 1000;
+    return { head, wire, bytes: body.bytes, seconds };
   });
+}
+
+/**
+ * GETs `path` with {@linkcode rawGet}, a body of `expected` bytes.
+ *
+ * @throws {Error} as `rawGet` does, and for a length other than `expected`.
+ */
+export async function rawDownload(
+  port: number,
+  path: string,
+  expected: number,
+  timeoutMs: number,
+): Promise<Transfer> {
+  const start = performance.now();
+  const { bytes } = await rawGet(port, path, "", expected, timeoutMs);
+  return checked(`GET ${path}`, start, bytes, expected);
 }
 
 /**

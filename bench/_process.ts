@@ -10,6 +10,7 @@
 
 const READY_MS = 30_000;
 const EXIT_MS = 5_000;
+const FIXTURES = new URL("../tests/fixtures/", import.meta.url).pathname;
 
 let cpuProfileDir: string | null = null;
 
@@ -61,11 +62,13 @@ export async function startServer(
     ? []
     : ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`];
   // The servers pin their npm contenders (Hono) in the specifier; the
-  // benchmark must not rewrite the project's lock file.
+  // benchmark must not rewrite the project's lock file. They may read the
+  // test certificate (`tls`).
   const permissions = [
     "--no-lock",
     "--allow-net=127.0.0.1",
     "--allow-env=PORT",
+    `--allow-read=${FIXTURES}`,
   ];
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -193,6 +196,50 @@ export async function runDeno(
     );
   }
   return stdout;
+}
+
+/**
+ * Whether `command` runs (is on PATH): `command ...args` is started and its
+ * exit status ignored (`wrk --version` exits 1).
+ */
+export async function onPath(command: string, args: string[]) {
+  try {
+    await new Deno.Command(command, {
+      args,
+      stdout: "null",
+      stderr: "null",
+      signal: AbortSignal.timeout(EXIT_MS),
+    }).output();
+    return true;
+  } catch {
+    return false; // not on PATH: the caller falls back to another client
+  }
+}
+
+/**
+ * Runs `command ...args` (a load tool) to completion, killed after
+ * `timeoutMs`, and returns its stdout.
+ *
+ * @throws {Error} when it fails or times out, with its output.
+ */
+export async function runTool(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<string> {
+  const output = await new Deno.Command(command, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  if (!output.success) {
+    const errors = new TextDecoder().decode(output.stderr);
+    throw new Error(`${command} ${args.join(" ")} failed: ${text}${errors}`);
+  }
+  return text;
 }
 
 // Appends each line of `stream` to `lines`, telling `onLine` too.

@@ -86,10 +86,34 @@ export type RowSpec<K extends string> =
   /** A reference: its figure. */
   | { ref: K; label: string }
   /**
-   * `ours` against `vs`, round by round: figure ours / vs, or with
-   * `by: "cpu"` server CPU per unit vs / ours (higher is better for both).
+   * `ours` against `vs`, round by round: figure ours / vs (`by: "speed"`,
+   * the default), or with `by: "cpu"` server CPU per unit vs / ours
+   * (higher is better for both).
    */
-  | { ours: K; vs: K; label: string; target?: Target; by?: "cpu" };
+  | {
+    ours: K;
+    vs: K;
+    label: string;
+    target?: Target;
+    by?: "speed" | "cpu";
+  };
+
+/**
+ * The two rows of most scenarios: the reference `raw`, then `ours`
+ * against it held to `target`.
+ */
+export function oursVsRaw(
+  raw: string,
+  ours: string,
+  target: Target,
+): RowSpec<"ours" | "raw">[] {
+  return [{ ref: "raw", label: raw }, {
+    ours: "ours",
+    vs: "raw",
+    label: ours,
+    target,
+  }];
+}
 
 /** A throughput scenario: contenders, how one run goes, which rows. */
 export interface SideBySide<K extends string> {

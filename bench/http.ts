@@ -8,7 +8,8 @@
  * deno run -A bench/http.ts --out BENCHMARKS.md  # also write the table as markdown
  * deno run -A bench/http.ts --rounds 9           # more rounds (default 5)
  * deno run -A bench/http.ts --only hello,upload  # some scenarios (scenarios/mod.ts)
- * deno run -A bench/http.ts --client fetch       # fetch instead of raw HTTP/1.1 clients
+ * deno run -A bench/http.ts --only timeouts,h2c,h2tls,compress
+ * deno run -A bench/http.ts --client fetch       # fetch instead of raw clients and h2load
  * deno run -A bench/http.ts --only hello --cpu-prof prof
  * deno run --allow-read bench/cpu_top.ts prof/CPU.*.cpuprofile 20
  * deno bench bench/write_bench.ts                # the in-process benches alone
@@ -27,16 +28,21 @@
  * reaches it. On a shared 2-core machine only ratios mean something.
  *
  * Clients (`_load.ts`): raw HTTP/1.1 over `Deno.connect` by default, reading
- * into one reused buffer and decoding chunked framing in place. `fetch`
- * (`--client fetch`) delivers each HTTP chunk as its own read: against the
- * 100-byte-chunk servers it is the bottleneck (measured 2–4× below curl).
+ * into one reused buffer and decoding chunked framing in place; `wrk` for
+ * the hello load and `h2load` (Debian: `nghttp2-client`) for HTTP/2 when
+ * they are on PATH (`_h2.ts`: Deno's fetch otherwise). `fetch`
+ * (`--client fetch`, for HTTP/2 also instead of h2load) delivers each HTTP
+ * chunk as its own read: against the 100-byte-chunk servers it is the
+ * bottleneck (measured 2–4× below curl).
  *
  * Bounds: every transfer has a timeout, every load loop a deadline and a
  * count, every subprocess a readiness and exit deadline. Subprocesses run
  * with `--no-lock` (Hono is pinned in its specifier), so the run never
- * rewrites deno.lock. Permissions: `-A`, or `--allow-run
- * --allow-net=127.0.0.1 --allow-read --allow-env` (+ `--allow-write` for
- * `--out`/`--cpu-prof`).
+ * rewrites deno.lock. Servers may read the test certificate of
+ * `tests/fixtures/` (TLS). Permissions: `-A`, or `--allow-run
+ * --allow-net=127.0.0.1 --allow-read --allow-env --allow-write` (writes:
+ * h2load's upload file, a temporary file removed after the scenario;
+ * `--out`; `--cpu-prof`).
  *
  * @module
  */

@@ -8,8 +8,12 @@
  */
 
 import type { Context } from "../_context.ts";
-import { atLeast } from "../_report.ts";
-import { MIB_S, perMiB, sideBySide } from "../_runner.ts";
+import { atLeast, type Target } from "../_report.ts";
+import { MIB_S, oursVsRaw, perMiB, sideBySide } from "../_runner.ts";
+
+/** The rows of a download, ours held to `target`. */
+export const downloadRows = (target: Target) =>
+  oursVsRaw("raw pull ReadableStream", "ours (scheduleBigstring)", target);
 
 export async function download(ctx: Context): Promise<void> {
   const bytes = ctx.sizes.downloadBytes;
@@ -20,13 +24,7 @@ export async function download(ctx: Context): Promise<void> {
     run: async (server) => perMiB(await ctx.get(server, bytes)),
     unit: MIB_S,
     rows: [
-      { ref: "raw", label: "raw pull ReadableStream" },
-      {
-        ours: "ours",
-        vs: "raw",
-        label: "ours (scheduleBigstring)",
-        target: atLeast(0.98),
-      },
+      ...downloadRows(atLeast(0.98)),
       {
         ours: "ours",
         vs: "raw",

@@ -7,19 +7,27 @@
 
 import type { Context } from "../_context.ts";
 import { keepAliveLoad } from "../_load.ts";
-import { atLeast, fmt, median } from "../_report.ts";
-import { REQ_S, sideBySide } from "../_runner.ts";
+import { onPath, runTool, type Server } from "../_process.ts";
+import { atLeast, fmt, median, type Target } from "../_report.ts";
+import { type Measure, oursVsRaw, REQ_S, sideBySide } from "../_runner.ts";
 
-export async function hello(ctx: Context): Promise<void> {
+/** The rows of a hello load, ours held to `target`. */
+export const helloRows = (target: Target) =>
+  oursVsRaw(
+    "raw Deno.serve new Response(text)",
+    "ours respondWithString",
+    target,
+  );
+
+/** The keep-alive hello load of a run: its client's name and one run. */
+export async function helloLoad(ctx: Context): Promise<{
+  client: string;
+  run: (server: Server) => Promise<Measure>;
+}> {
   const { helloConnections: conns, helloMs: ms } = ctx.sizes;
-  const wrk = await hasWrk();
-  const client = wrk ? "wrk" : "Deno raw TCP client";
-  const result = await sideBySide(ctx, {
-    scenario: `HTTP 2 KiB hello, ${conns} keep-alive conns × ${
-      ms / 1000
-    } s, ${client}`,
-    rounds: ctx.rounds,
-    contenders: { ours: "hello_ours.ts", raw: "hello_raw.ts" },
+  const wrk = await onPath("wrk", ["--version"]);
+  return {
+    client: wrk ? "wrk" : "Deno raw TCP client",
     run: async (server) => {
       const rps = wrk
         ? await wrkLoad(server.port, conns, ms)
@@ -27,16 +35,21 @@ export async function hello(ctx: Context): Promise<void> {
           .then((load) => load.requests / load.seconds);
       return { value: rps, units: rps * ms / 1000 };
     },
+  };
+}
+
+export async function hello(ctx: Context): Promise<void> {
+  const { helloConnections: conns, helloMs: ms } = ctx.sizes;
+  const { client, run } = await helloLoad(ctx);
+  const result = await sideBySide(ctx, {
+    scenario: `HTTP 2 KiB hello, ${conns} keep-alive conns × ${
+      ms / 1000
+    } s, ${client}`,
+    rounds: ctx.rounds,
+    contenders: { ours: "hello_ours.ts", raw: "hello_raw.ts" },
+    run,
     unit: REQ_S,
-    rows: [
-      { ref: "raw", label: "raw Deno.serve new Response(text)" },
-      {
-        ours: "ours",
-        vs: "raw",
-        label: "ours respondWithString",
-        target: atLeast(0.97),
-      },
-    ],
+    rows: helloRows(atLeast(0.97)),
   });
   const busy = (key: "ours" | "raw") =>
     fmt(median(result.figures[key]) * median(result.cpu[key]), 2);
@@ -50,28 +63,13 @@ export async function hello(ctx: Context): Promise<void> {
   );
 }
 
-async function hasWrk(): Promise<boolean> {
-  try {
-    await new Deno.Command("wrk", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return true; // any exit status: it ran (wrk --version exits 1)
-  } catch {
-    return false; // not on PATH: the raw client is used instead
-  }
-}
-
 async function wrkLoad(port: number, conns: number, ms: number) {
   const seconds = Math.max(1, Math.round(ms / 1000));
-  const output = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${conns}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(seconds * 1000 + 30_000),
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
+  const text = await runTool(
+    "wrk",
+    ["-t1", `-c${conns}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
+    seconds * 1000 + 30_000,
+  );
   const match = /Requests\/sec:\s+([\d.]+)/.exec(text);
   if (match === null || /Non-2xx|Socket errors/.test(text)) {
     throw new Error(`wrk: ${text}`);

@@ -7,11 +7,14 @@
  */
 
 import type { Scenario } from "../_context.ts";
+import { compress } from "./compress.ts";
 import { download } from "./download.ts";
+import { h2c, h2tls } from "./h2.ts";
 import { hello } from "./hello.ts";
 import { idle } from "./idle.ts";
 import { stalled } from "./stalled.ts";
 import { stream } from "./stream.ts";
+import { timeouts } from "./timeouts.ts";
 import { upload } from "./upload.ts";
 import { write } from "./write.ts";
 
@@ -23,4 +26,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   hello,
   idle,
   stalled,
+  timeouts,
+  h2c,
+  h2tls,
+  compress,
 };

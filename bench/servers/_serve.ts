@@ -2,8 +2,13 @@
  * What every benchmark server shares (private to `bench/servers/`).
  *
  * A server listens on 127.0.0.1 at the `PORT` environment variable (0, or
- * unset: any free port; its arguments are its own options) and prints one line,
- * `ready <port> <control port>`, once both listeners are up. The measured
+ * unset: any free port) and prints one line, `ready <port> <control port>`,
+ * once both listeners are up. Its arguments are its options (see
+ * {@linkcode option}): `tls` serves HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with
+ * the test certificate of `tests/fixtures/`; `timeouts=off` gives `withBody`
+ * servers `readTimeout: Infinity, writeTimeout: Infinity`; `encoding=gzip`
+ * (or `br`) makes `sse_ours.ts` compress. Plain servers
+ * speak HTTP/1.1 and h2c (prior knowledge) on the same port. The measured
  * handler runs alone on its port; `/quit` (exit cleanly, which flushes V8's
  * `--trace-gc` output) lives on a second, control listener so it never adds
  * work to the measured path.
@@ -15,6 +20,43 @@
  */
 
 import v8 from "node:v8";
+import type { WithBodyOptions } from "../../mod.ts";
+
+/** What each option may be: `name` alone (a flag) or `name=value`. */
+const OPTIONS: Record<string, readonly string[]> = {
+  tls: [""],
+  timeouts: ["on", "off"],
+  encoding: ["identity", "gzip", "br"],
+};
+
+// The server's options, from its arguments, checked.
+const ARGS = new Map(Deno.args.map((arg) => {
+  const [name = "", value = ""] = arg.split("=", 2);
+  if (!OPTIONS[name]?.includes(value)) {
+    const known = Object.entries(OPTIONS).map(([name, values]) =>
+      values[0] === "" ? name : `${name}=${values.join("|")}`
+    );
+    throw new TypeError(
+      `bench server: options are ${known.join(", ")}, received ${arg}`,
+    );
+  }
+  return [name, value];
+}));
+
+/** The value of option `name` (`""` for a flag), or `fallback`. */
+export function option(name: string, fallback?: string): string | undefined {
+  return ARGS.get(name) ?? fallback;
+}
+
+/** `withBody` options from the arguments: `timeouts=off` disables both. */
+export function bodyOptions(): WithBodyOptions {
+  return option("timeouts") === "off"
+    ? { readTimeout: Infinity, writeTimeout: Infinity }
+    : {};
+}
+
+// The test certificate's directory; servers may read it (`_process.ts`).
+const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
 
 /** V8 heap bytes allocated since the process started. */
 export function allocatedBytes(): number {
@@ -52,14 +94,32 @@ export function endSpan(begun: { start: number; allocated: number }): Span {
 }
 
 /**
- * The `bytes` query parameter: how much a request asks for.
+ * The answer of an upload server, as JSON text: what it counted and the
+ * span of the reading. Also printed, as `reply <json>`: the driver reads it
+ * there when the client (h2load) does not show response bodies.
+ */
+export function uploadReply(
+  counted: { bytes: number; reads: number },
+  span: Span,
+): string {
+  const json = JSON.stringify({ ...counted, ...span });
+  console.log(`reply ${json}`);
+  return json;
+}
+
+/** The headers of an upload server's answer. */
+export const JSON_HEADERS = { "content-type": "application/json" };
+
+/**
+ * The `bytes` query parameter (or another, `name`): how much a request
+ * asks for.
  *
  * @throws {RangeError} when it is missing or not a non-negative integer.
  */
-export function bytesParam(url: string): number {
-  const value = Number(new URL(url).searchParams.get("bytes"));
+export function bytesParam(url: string, name = "bytes"): number {
+  const value = Number(new URL(url).searchParams.get(name));
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`expected ?bytes=<integer>, received ${url}`);
+    throw new RangeError(`expected ?${name}=<integer>, received ${url}`);
   }
   return value;
 }
@@ -118,10 +178,15 @@ export function serve(
     gc();
     console.log(`gc-clock ${performance.now()}`);
   }
+  const read = (name: string) => Deno.readTextFileSync(new URL(name, FIXTURES));
+  const tls = option("tls") === undefined
+    ? {}
+    : { cert: read("cert.pem"), key: read("key.pem") };
   Deno.serve(
     {
       hostname: "127.0.0.1",
       port,
+      ...tls,
       onListen: (addr) =>
         console.log(`ready ${addr.port} ${control.addr.port}`),
     },

@@ -5,13 +5,19 @@
  * from the response stream, and the next chunk is scheduled inside that
  * answer, so the stream has it ready before the server asks again. Apart
  * from the library, the same work as `download_raw.ts`: the same chunks,
- * the same headers.
+ * the same headers. `timeouts=off`: without timeouts.
  *
  * @module
  */
 
 import { type FlushResult, withBody } from "../../mod.ts";
-import { bytesParam, CHUNK, premadeChunk, serve } from "./_serve.ts";
+import {
+  bodyOptions,
+  bytesParam,
+  CHUNK,
+  premadeChunk,
+  serve,
+} from "./_serve.ts";
 
 serve(withBody((reqd) => {
   const total = bytesParam(reqd.request.url);
@@ -28,4 +34,4 @@ serve(withBody((reqd) => {
     body.flush(next);
   };
   next("written");
-}));
+}, bodyOptions()));

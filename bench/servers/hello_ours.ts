@@ -1,11 +1,15 @@
 /**
- * 2 KiB hello — ours: `withBody` + `reqd.respondWithString`.
+ * 2 KiB hello — ours: `withBody` + `reqd.respondWithString` (`timeouts=off`:
+ * without timeouts).
  *
  * @module
  */
 
 import { withBody } from "../../mod.ts";
-import { serve } from "./_serve.ts";
+import { bodyOptions, serve } from "./_serve.ts";
 import { HELLO } from "./_hello.ts";
 
-serve(withBody((reqd) => reqd.respondWithString(undefined, HELLO)));
+serve(withBody(
+  (reqd) => reqd.respondWithString(undefined, HELLO),
+  bodyOptions(),
+));

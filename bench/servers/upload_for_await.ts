@@ -1,17 +1,29 @@
 /**
  * Upload consumed — `for await (const chunk of request.body)`, answering
- * the byte count and the span of the reading (see `upload_ours.ts`).
+ * the byte count, the chunk count and the span of the reading (see
+ * `upload_ours.ts`).
  *
  * @module
  */
 
-import { beginSpan, endSpan, serve } from "./_serve.ts";
+import {
+  beginSpan,
+  endSpan,
+  JSON_HEADERS,
+  serve,
+  uploadReply,
+} from "./_serve.ts";
 
 serve(async (request) => {
   const begun = beginSpan();
   let bytes = 0;
+  let reads = 0;
   if (request.body !== null) {
-    for await (const chunk of request.body) bytes += chunk.length;
+    for await (const chunk of request.body) {
+      bytes += chunk.length;
+      reads++;
+    }
   }
-  return Response.json({ bytes, ...endSpan(begun) });
+  const json = uploadReply({ bytes, reads }, endSpan(begun));
+  return new Response(json, { headers: JSON_HEADERS });
 });
