@@ -28,6 +28,8 @@ export const FULL = {
   idleCount: 10_000,
   stallBytes: 256 * MiB,
   stallMs: 3000,
+  /** Clients that stall mid-upload at once. */
+  slowClients: 2000,
   writes: 1_000_000,
   gcUploads: 3,
   /** HTTP/2 downloads and uploads. */
@@ -52,6 +54,7 @@ export const QUICK: Sizes = {
   helloMs: 300,
   stallBytes: 16 * MiB,
   stallMs: 500,
+  slowClients: 50,
   writes: 10_000,
   gcUploads: 1,
   h2Bytes: 4 * MiB,

@@ -12,6 +12,7 @@ import { download } from "./download.ts";
 import { h2c, h2tls } from "./h2.ts";
 import { hello } from "./hello.ts";
 import { idle } from "./idle.ts";
+import { slow } from "./slow_uploads.ts";
 import { stalled } from "./stalled.ts";
 import { stream } from "./stream.ts";
 import { timeouts } from "./timeouts.ts";
@@ -26,6 +27,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   hello,
   idle,
   stalled,
+  slow,
   timeouts,
   h2c,
   h2tls,

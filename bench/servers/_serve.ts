@@ -6,7 +6,8 @@
  * once both listeners are up. Its arguments are its options (see
  * {@linkcode option}): `tls` serves HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with
  * the test certificate of `tests/fixtures/`; `timeouts=off` gives `withBody`
- * servers `readTimeout: Infinity, writeTimeout: Infinity`; `encoding=gzip`
+ * servers `readTimeout: Infinity, writeTimeout: Infinity` (`timeouts=short`:
+ * 2 s each); `encoding=gzip`
  * (or `br`) makes `sse_ours.ts` compress. Plain servers
  * speak HTTP/1.1 and h2c (prior knowledge) on the same port. The measured
  * handler runs alone on its port; `/quit` (exit cleanly, which flushes V8's
@@ -25,7 +26,7 @@ import type { WithBodyOptions } from "../../mod.ts";
 /** What each option may be: `name` alone (a flag) or `name=value`. */
 const OPTIONS: Record<string, readonly string[]> = {
   tls: [""],
-  timeouts: ["on", "off"],
+  timeouts: ["on", "off", "short"],
   encoding: ["identity", "gzip", "br"],
 };
 
@@ -48,12 +49,23 @@ export function option(name: string, fallback?: string): string | undefined {
   return ARGS.get(name) ?? fallback;
 }
 
-/** `withBody` options from the arguments: `timeouts=off` disables both. */
+/**
+ * `withBody` options from the arguments: `timeouts=off` disables both,
+ * `timeouts=short` sets both to {@linkcode SHORT_TIMEOUT}.
+ */
 export function bodyOptions(): WithBodyOptions {
-  return option("timeouts") === "off"
-    ? { readTimeout: Infinity, writeTimeout: Infinity }
-    : {};
+  const timeouts = option("timeouts");
+  if (timeouts === "off") {
+    return { readTimeout: Infinity, writeTimeout: Infinity };
+  }
+  if (timeouts === "short") {
+    return { readTimeout: SHORT_TIMEOUT, writeTimeout: SHORT_TIMEOUT };
+  }
+  return {};
 }
+
+/** The timeouts of `timeouts=short`, in ms. */
+export const SHORT_TIMEOUT = 2000;
 
 // The test certificate's directory; servers may read it (`_process.ts`).
 const FIXTURES = new URL("../../tests/fixtures/", import.meta.url);
