@@ -96,6 +96,13 @@ export async function serveUntilSignal(example: ExampleServer): Promise<void> {
       console.log(
         example.banner(`${tls ? "https" : "http"}://${hostname}:${port}`),
       ),
+    // A response cut on purpose (a timeout, a shutdown short of its
+    // content-length, a handler failure while streaming) reaches Deno's
+    // onError as its stream's error: one line each, not a stack trace.
+    onError: (error) => {
+      console.error(`response failed: ${String(error)}`);
+      return new Response("Internal Server Error", { status: 500 });
+    },
   }, example.app(stop.signal));
   let grace: ReturnType<typeof setTimeout> | undefined;
   let first: number | null = null;
