@@ -141,9 +141,8 @@ export class Faraday {
   shift(): Uint8Array | null {
     this.#encodeText();
     const queue = this.#queue;
-    if (queue !== null) {
+    if (queue !== null && queue.length > 0) {
       const chunk = queue.shift()!; // short arrays: shift is cheap
-      if (queue.length === 0) this.#queue = null;
       this.#queued -= chunk.length;
       return chunk;
     }

@@ -167,7 +167,15 @@ export class Writer extends Body<"write"> implements Progress {
     const lost = this.#output === "gone" || this.#dropping();
     const target = lost ? Infinity : this.#written();
     (this.#flushes ??= new FlushQueue()).push(target, callback!);
-    this.#queueFlushTask();
+    // A microtask only when there is something for it to do: tell the
+    // channel's flush hook, or answer a flush that can be answered now.
+    // Every other flush is answered by the channel's progress (one chunk,
+    // one flush: no microtask per chunk on the download path).
+    const output = this.#output;
+    if (
+      this.#channel.flush !== undefined || target <= this.#delivered ||
+      output === "gone" || output === "ended"
+    ) this.#queueFlushTask();
     return promise;
   }
 

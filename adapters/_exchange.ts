@@ -135,6 +135,7 @@ export class Exchange extends Reqd implements Expiry {
       {
         level: options?.level,
         bufferSize: server.bufferSize,
+        maxPendingBytes: server.maxPendingBytes,
         onError: this.#onCallbackError,
       },
     );

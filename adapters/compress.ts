@@ -28,7 +28,7 @@ import {
   outputWritten,
   type WriteChannel,
 } from "../body.ts";
-import { checkBodyOptions, describe } from "../_check.ts";
+import { checkWriterOptions, describe } from "../_check.ts";
 import { reportCallbackError } from "./_callback.ts";
 import { type Compressor, type Encoding, openCompressor } from "./_zlib.ts";
 
@@ -54,6 +54,12 @@ export interface CompressOptions {
    * and `output` aborted. Default: `console.error`.
    */
   onError?: (error: unknown) => void;
+  /**
+   * The most uncompressed bytes the compressing body may hold
+   * (`pendingBytes`): the write that crosses it cuts the output, as on any
+   * writer (`WriterOptions.maxPendingBytes`). Default: no limit.
+   */
+  maxPendingBytes?: number;
 }
 
 /**
@@ -116,7 +122,7 @@ export function compressBody(
       }`,
     );
   }
-  checkBodyOptions("compressBody", options);
+  checkWriterOptions("compressBody", options);
   const zip = openCompressor(encoding, options?.level);
   return new CompressSink(output, zip, options).body;
 }
@@ -158,7 +164,10 @@ class CompressSink implements WriteChannel {
     this.#zip = zip;
     this.#highWater = options?.bufferSize ?? DEFAULT_BUFFER_SIZE;
     this.#onError = options?.onError;
-    this.body = createWriter(this, { bufferSize: options?.bufferSize });
+    this.body = createWriter(this, {
+      bufferSize: options?.bufferSize,
+      maxPendingBytes: options?.maxPendingBytes,
+    });
     this.#pump(); // nothing yet: registers for a wake
   }
 
