@@ -15,7 +15,7 @@ export const ENCODINGS: readonly Encoding[] = ["gzip", "deflate", "br", "zstd"];
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
 export const KiB = 1024;
-export const TIMEOUT_MS = 20_000;
+export const TIMEOUT_MS = 5000;
 
 /** `promise`, or a rejection naming `what` after TIMEOUT_MS: no test hangs. */
 export async function bounded<T>(

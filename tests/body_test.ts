@@ -9,6 +9,7 @@ import {
   createWriter,
   deliverInput,
   endInput,
+  endOutput,
   failInput,
   type FlushResult,
   nextOutput,
@@ -880,4 +881,105 @@ Deno.test("batched writeString text keeps its place among the other writes", () 
   const chunks = drain(w.body);
   assert.equal(dec.decode(concat(chunks)), "abcdefg");
   assert.ok(chunks.includes(d), "the scheduled memory itself");
+});
+
+// ---------------------------------------------------------------------
+// Boundaries and transitions that each rule above rests on
+// ---------------------------------------------------------------------
+
+Deno.test("reader isClosed is false while a read waits on the source", () => {
+  const r = manualReader();
+  r.body.scheduleRead(recorder([]));
+  assert.equal(r.requests, 1);
+  assert.equal(r.body.isClosed(), false);
+});
+
+Deno.test("failInput drops a chunk held unread: the next read answers onEof(error)", () => {
+  const r = manualReader();
+  deliverInput(r.body, bytes("held"));
+  assert.equal(r.body.pendingBytes, 4);
+  failInput(r.body, new Error("cut"));
+  assert.equal(r.body.pendingBytes, 0);
+  const log: string[] = [];
+  r.body.scheduleRead(recorder(log));
+  assert.deepEqual(log, ["eof(cut)"]);
+});
+
+Deno.test("writeChar counts each code point's UTF-8 size against the declared contentLength", () => {
+  const table: [string, number][] = [
+    ["\x7f", 1],
+    ["\x80", 2],
+    ["\u07ff", 2],
+    ["\u0800", 3],
+    ["\uffff", 3],
+    ["\u{10000}", 4],
+  ];
+  for (const [char, size] of table) {
+    const short = writer(undefined, size - 1);
+    assert.throws(() => short.body.writeChar(char), {
+      name: "RangeError",
+      message:
+        `Body.writeChar: ${size} more bytes would exceed the declared length of ${
+          size - 1
+        } bytes (0 written)`,
+    });
+    assert.equal(short.body.pendingBytes, 0);
+    const exact = writer(undefined, size);
+    exact.body.writeChar(char);
+    assert.equal(exact.body.pendingBytes, size);
+  }
+});
+
+Deno.test("a declared contentLength of 0 refuses any text and ends cleanly when closed", () => {
+  const w = writer(undefined, 0);
+  assert.throws(() => w.body.writeString("x"), {
+    name: "RangeError",
+    message:
+      "Body.writeString: 1 more bytes would exceed the declared length of 0 bytes (0 written)",
+  });
+  w.body.writeString("");
+  w.body.closeWriter();
+  assert.equal(nextOutput(w.body), "close");
+  assert.deepEqual(w.aborted, []);
+});
+
+Deno.test("after endOutput a dropped write's flush answers closed once end-of-stream is taken", async () => {
+  const w = writer();
+  const log: string[] = [];
+  w.body.writeString("last");
+  endOutput(w.body);
+  w.body.writeString("dropped");
+  flushLog(w.body, log, "f");
+  await settle();
+  assert.deepEqual(log, [], "end-of-stream not taken yet");
+  assert.equal(dec.decode(concat(drain(w.body))), "last");
+  assert.equal(nextOutput(w.body), "close");
+  await settle();
+  assert.deepEqual(log, ["f closed"]);
+});
+
+Deno.test("every throwing flush callback's exception goes to the channel, in order", () => {
+  const w = writer();
+  const one = new Error("one");
+  const two = new Error("two");
+  w.body.writeString("a");
+  w.body.flush(() => {
+    throw one;
+  });
+  w.body.flush(() => {
+    throw two;
+  });
+  drain(w.body);
+  outputWritten(w.body, 1);
+  assert.deepEqual(w.callbackErrors, [one, two]);
+});
+
+Deno.test("a declared contentLength counts a surrogate half cut at the end of the range as U+FFFD, 3 bytes", () => {
+  const w = writer(undefined, 3);
+  w.body.writeString("\u{1f600}", 0, 1);
+  assert.equal(w.body.pendingBytes, 3);
+  w.body.closeWriter();
+  assert.deepEqual([...concat(drain(w.body))], [0xef, 0xbf, 0xbd]);
+  assert.equal(nextOutput(w.body), "close");
+  assert.deepEqual(w.aborted, []);
 });

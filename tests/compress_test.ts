@@ -36,6 +36,10 @@ import {
   negotiateEncoding,
 } from "../adapters/compress.ts";
 
+// A failing property shrinks for at most a minute, then reports what it
+// has: a run that never answers is a failure, not a hang.
+fc.configureGlobal({ interruptAfterTimeLimit: 60_000 });
+
 // ---------------------------------------------------------------------
 // Round trips
 // ---------------------------------------------------------------------
@@ -621,5 +625,14 @@ Deno.test("negotiateEncoding: unknown offers and other request types are TypeErr
   assert.throws(
     () => negotiateEncoding("gzip", "gzip" as unknown as Encoding[]),
     failsWith(TypeError, "negotiateEncoding: offered must be an array"),
+  );
+});
+
+Deno.test("negotiateEncoding: a coding listed twice weighs its larger weight, whichever comes first", () => {
+  assert.equal(negotiateEncoding("gzip, gzip;q=0", ["gzip"]), "gzip");
+  assert.equal(negotiateEncoding("gzip;q=0, gzip", ["gzip"]), "gzip");
+  assert.equal(
+    negotiateEncoding("br;q=0.9, gzip;q=0.5, br;q=0.1", ["gzip", "br"]),
+    "br",
   );
 });

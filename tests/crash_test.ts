@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { type Body, bodyFromReadable, streamingBody } from "../mod.ts";
 import { deadlineTest as test, HTTP1, serveOver, within } from "./_h2.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
+import { withBody } from "../adapters/serve.ts";
 
 function serve(
   deadline: AbortSignal,
@@ -127,6 +128,37 @@ test("a request body consumed through reqd.request answers onEof(TypeError), nev
   assert.equal(
     await within(deadline, end.promise, "the read"),
     "TypeError: Reqd.requestBody: the request body was already consumed through reqd.request",
+  );
+});
+
+test("a request body locked through reqd.request answers onEof(TypeError), never a clean end", async (deadline) => {
+  const end = Promise.withResolvers<string>();
+  await using server = serve(deadline, async (reqd) => {
+    const reader = reqd.request.body!.getReader(); // locked, nothing read
+    end.resolve(await ending(reqd.requestBody));
+    await reader.cancel();
+    reqd.respondWithString({}, "ok");
+  });
+  await (await server.fetch("/", { method: "POST", body: "abc" })).text();
+  assert.equal(
+    await within(deadline, end.promise, "the read"),
+    "TypeError: Reqd.requestBody: the request body was already consumed through reqd.request",
+  );
+});
+
+test("a request body first touched after reportException answers onEof with that error", async (deadline) => {
+  const failure = new Error("upstream failed");
+  const end = Promise.withResolvers<string>();
+  await using server = serve(deadline, (reqd) => {
+    reqd.reportException(failure);
+    ending(reqd.requestBody).then(end.resolve);
+  });
+  const response = await server.fetch("/", { method: "POST", body: "abc" });
+  assert.equal(response.status, 500);
+  await response.body?.cancel();
+  assert.equal(
+    await within(deadline, end.promise, "the read"),
+    "Error: upstream failed",
   );
 });
 
@@ -266,4 +298,45 @@ Deno.test("outside withBody, a throwing onRead answered from the stream with no 
     assert.equal(after, failure);
   });
   assert.deepEqual(logged, [["bodyFromReadable: a callback threw:", failure]]);
+});
+
+Deno.test("an onError that returns something other than a Response is logged, and the client gets the default 500", async () => {
+  const failure = new Error("handler failed");
+  let response!: Response;
+  const logged = await logsOf(async () => {
+    const app = withBody(() => {
+      throw failure;
+    }, { onError: () => "not a response" as unknown as Response });
+    response = await app(new Request("http://127.0.0.1/"));
+  });
+  assert.equal(response.status, 500);
+  assert.equal(await response.text(), "Internal Server Error");
+  assert.equal(logged.length, 2);
+  assert.equal(logged[0]![0], "withBody: onError failed:");
+  assert.ok(logged[0]![1] instanceof TypeError);
+  assert.equal(
+    (logged[0]![1] as TypeError).message,
+    "withBody: onError returned a string of length 14, not a Response",
+  );
+  assert.deepEqual(logged[1], ["withBody: request handler failed:", failure]);
+});
+
+Deno.test("outside withBody, an options.onError that throws is logged with console.error, never escapes", async () => {
+  const failure = new Error("flush callback failed");
+  const second = new Error("onError failed");
+  const logged = await logsOf(async () => {
+    const { body, readable } = streamingBody({
+      onError: () => {
+        throw second;
+      },
+    });
+    const reader = readable.getReader();
+    body.writeString("x");
+    body.flush(() => {
+      throw failure;
+    });
+    await reader.read();
+    await reader.read().catch(() => {}); // the readable errors with it
+  });
+  assert.deepEqual(logged, [["streamingBody: options.onError threw:", second]]);
 });

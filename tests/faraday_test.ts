@@ -6,6 +6,10 @@ import fc from "fast-check";
 import { concat } from "./_util.ts";
 import { Faraday } from "../_faraday.ts";
 
+// A failing property shrinks for at most a minute, then reports what it
+// has: a run that never answers is a failure, not a hang.
+fc.configureGlobal({ interruptAfterTimeLimit: 60_000 });
+
 const enc = new TextEncoder();
 
 type Op =

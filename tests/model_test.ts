@@ -18,6 +18,10 @@ import {
 } from "../mod.ts";
 import { createReader, deliverInput, endInput, failInput } from "../body.ts";
 
+// A failing property shrinks for at most a minute, then reports what it
+// has: a run that never answers is a failure, not a hang.
+fc.configureGlobal({ interruptAfterTimeLimit: 60_000 });
+
 const encoder = new TextEncoder();
 
 /** No run may take longer than this: a stranded callback is a failure. */

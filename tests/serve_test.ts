@@ -13,11 +13,12 @@
  * bounded by a count. The only timed waits are `quiescent` (memory test:
  * "no more progress" has no event) and the hard bound on `shutdown()`.
  *
- * Hygiene: `serve()` returns an async-disposable server that shuts Deno's
- * server down (bounded), restores `console.error` (captured into `logs`
- * for the duration of a test: withBody logs handler errors by design) and
- * fails the test on an unhandled rejection. Every fetch body is consumed
- * or cancelled, every raw connection closed.
+ * Hygiene: `serve()` (the shared harness in `_h2.ts`, also behind the
+ * HTTP/2, timeout and crash suites) returns an async-disposable server
+ * that shuts Deno's server down (bounded), restores `console.error`
+ * (captured into `logs` for the duration of a test: withBody logs handler
+ * errors by design) and fails the test on an unhandled rejection. Every
+ * fetch body is consumed or cancelled, every raw connection closed.
  */
 
 import assert from "node:assert/strict";
@@ -25,204 +26,33 @@ import { concat, randomBytes } from "./_util.ts";
 import { latin1, RawClient } from "./_raw_http.ts";
 import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
+import {
+  deadlineTest as test,
+  describe,
+  firstDifference,
+  type H2Served,
+  HTTP1,
+  quiescent,
+  serveOver,
+  type ServeSetup,
+  within,
+} from "./_h2.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-// ---------------------------------------------------------------------
-// Time bounds
-// ---------------------------------------------------------------------
-
-// A Deno.test whose body gets a deadline signal that aborts after `ms`;
-// its timer is always cleared.
-function test(
-  name: string,
-  fn: (signal: AbortSignal) => Promise<void>,
-  ms = 5000,
-): void {
-  Deno.test(name, async () => {
-    const deadline = new AbortController();
-    const timer = setTimeout(
-      () => deadline.abort(new Error(`"${name}" timed out after ${ms} ms`)),
-      ms,
-    );
-    try {
-      await fn(deadline.signal);
-    } finally {
-      clearTimeout(timer);
-    }
-  });
-}
-
-// `promise`, or a rejection naming `what` once `signal` aborts first.
-function within<T>(
-  signal: AbortSignal,
-  promise: Promise<T>,
-  what: string,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () =>
-      reject(
-        new Error(`gave up waiting for ${what}: ${String(signal.reason)}`),
-      );
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-// A timer that resolves after `ms`, cleared if `signal` aborts first.
-function delay(signal: AbortSignal, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-// Waits until `progress()` stops changing for `still` consecutive checks
-// `every` ms apart (at most `limit` checks). "Nothing more happens" has no
-// event, so this is the one place where time passing is the signal.
-async function quiescent(
-  signal: AbortSignal,
-  progress: () => number,
-  { every = 20, still = 10, limit = 200 } = {},
-): Promise<void> {
-  let last = progress();
-  let unchanged = 0;
-  for (let i = 0; i < limit && unchanged < still; i++) {
-    await delay(signal, every);
-    const now = progress();
-    unchanged = now === last ? unchanged + 1 : 0;
-    last = now;
-  }
-  assert.ok(unchanged >= still, `still progressing after ${limit} checks`);
-}
-
-// ---------------------------------------------------------------------
-// The server
-// ---------------------------------------------------------------------
-
-interface Served extends AsyncDisposable {
-  readonly port: number;
-  readonly url: string;
-  /** Arguments of every console.error call while serving. */
-  readonly logs: unknown[][];
-  /** Errors Deno.serve's own onError received (e.g. an errored stream). */
-  readonly serveErrors: unknown[];
-  /** server.shutdown(), failing if it does not finish within `ms`. */
-  shutdown(ms?: number): Promise<void>;
-}
-
-interface ServeSetup {
-  /** Give Deno.serve the same signal as withBody (default true). */
-  shareSignal?: boolean;
-}
-
-// Serves `handler` through withBody on 127.0.0.1, port 0. withBody's
-// signal is `options.signal` joined with the test's deadline, and Deno.serve
-// gets the same one unless `shareSignal` is false (then only the deadline).
+// Serves `handler` through withBody over HTTP/1.1 on 127.0.0.1 (the
+// shared harness, `_h2.ts`); Deno.serve gets withBody's signal too unless
+// `shareSignal` is false.
 function serve(
   deadline: AbortSignal,
   handler: BodyHandler,
   options: WithBodyOptions = {},
   { shareSignal = true }: ServeSetup = {},
-): Served {
-  const logs: unknown[][] = [];
-  const serveErrors: unknown[] = [];
-  const rejections: unknown[] = [];
-  const signal = options.signal === undefined
-    ? deadline
-    : AbortSignal.any([options.signal, deadline]);
-  const consoleError = console.error;
-  console.error = (...args: unknown[]) => void logs.push(args);
-  const onRejection = (event: PromiseRejectionEvent) => {
-    event.preventDefault();
-    rejections.push(event.reason);
-  };
-  globalThis.addEventListener("unhandledrejection", onRejection);
-  const server = Deno.serve(
-    {
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen() {},
-      signal: shareSignal ? signal : deadline,
-      onError(error) {
-        serveErrors.push(error);
-        return new Response("Deno.serve onError", { status: 500 });
-      },
-    },
-    withBody(handler, { ...options, signal }),
-  );
-  const port = server.addr.port;
-  let down: Promise<void> | null = null;
-  const shutdown = (ms = 3000) =>
-    down ??= (async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`server.shutdown() took over ${ms} ms`)),
-          ms,
-        );
-      });
-      try {
-        await Promise.race([server.shutdown(), late]);
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
-  return {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    logs,
-    serveErrors,
-    shutdown,
-    async [Symbol.asyncDispose]() {
-      try {
-        await shutdown();
-      } finally {
-        console.error = consoleError;
-        globalThis.removeEventListener("unhandledrejection", onRejection);
-      }
-      assert.deepEqual(rejections, [], "unhandled rejections");
-    },
-  };
-}
-
-// ---------------------------------------------------------------------
-// Bytes and handlers
-// ---------------------------------------------------------------------
-
-// Index of the first byte where `a` and `b` differ, -1 if they are equal
-// (assert.deepEqual on MiB of bytes is slow and prints megabytes).
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-
-// The error class and message of `error`, for whole-array assertions.
-function describe(error: unknown): string {
-  return error instanceof Error
-    ? `${error.constructor.name}: ${error.message}`
-    : `non-error: ${String(error)}`;
+): H2Served {
+  return serveOver(HTTP1, deadline, handler, options, { shareSignal });
 }
 
 // How fetch reports a transfer cut short in Deno 2.9.6: the body read
@@ -1095,6 +925,33 @@ test("maxBodyBytes: a declared content-length over the limit gets 413 and the ha
   assert.equal(calls, 0);
 });
 
+test("maxBodyBytes: a body of exactly the limit, declared or chunked, is read whole", async (deadline) => {
+  const ends: string[] = [];
+  await using server = serve(deadline, (reqd) => {
+    drain(reqd.requestBody).then(
+      (total) => {
+        ends.push(`clean end after ${total}`);
+        reqd.respondWithString({}, "whole");
+      },
+      (error) => reqd.reportException(error),
+    );
+  }, { maxBodyBytes: 1000 });
+  const declared = await fetch(server.url, {
+    method: "POST",
+    body: new Uint8Array(1000),
+    signal: deadline,
+  });
+  assert.deepEqual([declared.status, await declared.text()], [200, "whole"]);
+  const { stream } = upload([new Uint8Array(600), new Uint8Array(400)]);
+  const chunked = await fetch(server.url, {
+    method: "POST",
+    body: stream,
+    signal: deadline,
+  });
+  assert.deepEqual([chunked.status, await chunked.text()], [200, "whole"]);
+  assert.deepEqual(ends, ["clean end after 1000", "clean end after 1000"]);
+});
+
 test("maxBodyBytes: a chunked body growing past it ends the read with onEof(RangeError) naming the limit, and 413", async (deadline) => {
   const ended = Promise.withResolvers<string>();
   await using server = serve(deadline, (reqd) => {
@@ -1394,4 +1251,91 @@ Deno.test("withBody returns the Response itself when the handler responded synch
   const later = handler(new Request("http://127.0.0.1/later"));
   assert.ok(later instanceof Promise);
   assert.equal(await (await later).text(), "later");
+});
+
+// ---------------------------------------------------------------------
+// Called as a fetch handler, without a server
+// ---------------------------------------------------------------------
+
+Deno.test("a 205 response is bodyless: text is a TypeError, respondWithStreaming returns a closed body", async () => {
+  const events: string[] = [];
+  const app = withBody((reqd) => {
+    try {
+      reqd.respondWithString({ status: 205 }, "x");
+    } catch (error) {
+      events.push(`${(error as Error).name}: ${(error as Error).message}`);
+    }
+    events.push(
+      `closed=${reqd.respondWithStreaming({ status: 205 }).isClosed()}`,
+    );
+  });
+  const response = await app(new Request("http://127.0.0.1/"));
+  assert.deepEqual(events, [
+    "TypeError: Reqd.respondWithString: a 205 response cannot have a body",
+    "closed=true",
+  ]);
+  assert.equal(response.status, 205);
+  assert.equal(response.body, null);
+});
+
+Deno.test("respondWithStreaming({ compress }) sets vary: accept-encoding also when it does not compress", async () => {
+  const app = withBody((reqd) => {
+    reqd.respondWithStreaming({}, { compress: true }).closeWriter();
+  });
+  for (const accept of [null, "identity", "gzip;q=0"]) {
+    const headers: HeadersInit = accept === null
+      ? {}
+      : { "accept-encoding": accept };
+    const response = await app(new Request("http://127.0.0.1/", { headers }));
+    assert.deepEqual(
+      [response.headers.get("vary"), response.headers.get("content-encoding")],
+      ["accept-encoding", null],
+      `accept-encoding: ${accept}`,
+    );
+    assert.equal(await response.text(), "");
+  }
+});
+
+Deno.test("a request framed by transfer-encoding ignores its content-length: a shorter body ends cleanly", async () => {
+  const ended = Promise.withResolvers<unknown>();
+  const app = withBody((reqd) => {
+    const body = reqd.requestBody;
+    const onRead = () => body.scheduleRead({ onRead, onEof });
+    const onEof = (error?: unknown) => {
+      ended.resolve(error ?? "clean end");
+      reqd.respondWithString({}, "ok");
+    };
+    body.scheduleRead({ onRead, onEof });
+  });
+  const response = await app(
+    new Request("http://127.0.0.1/", {
+      method: "POST",
+      headers: { "transfer-encoding": "chunked", "content-length": "100" },
+      body: new Blob(["abc"]).stream(),
+    }),
+  );
+  assert.equal(await ended.promise, "clean end");
+  assert.equal(await response.text(), "ok");
+});
+
+Deno.test("respondWithStreaming({ compress }) leaves alone a response with its own content-encoding or cache-control: no-transform", async () => {
+  const app = withBody((reqd) => {
+    const headers = JSON.parse(reqd.request.headers.get("x-init")!);
+    const body = reqd.respondWithStreaming({ headers }, { compress: true });
+    body.writeString("as written");
+    body.closeWriter();
+  });
+  const cases: [Record<string, string>, string | null][] = [
+    [{ "content-encoding": "br" }, "br"],
+    [{ "cache-control": "public, no-transform" }, null],
+  ];
+  for (const [init, encoding] of cases) {
+    const response = await app(
+      new Request("http://127.0.0.1/", {
+        headers: { "accept-encoding": "gzip", "x-init": JSON.stringify(init) },
+      }),
+    );
+    assert.equal(response.headers.get("content-encoding"), encoding);
+    assert.equal(await response.text(), "as written");
+  }
 });

@@ -5,9 +5,9 @@
 // Clients are raw TCP (HTTP/1.1 written by hand) and, for h2c, Deno's
 // fetch speaking HTTP/2 only.
 import assert from "node:assert/strict";
-import { type Body, type FlushResult, withBody } from "../mod.ts";
+import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
-import { failsWith } from "./_util.ts";
+import { failsWith, turns } from "./_util.ts";
 import {
   deadlineTest as test,
   HTTP1,
@@ -133,6 +133,21 @@ Deno.test("withBody checks readTimeout, writeTimeout and maxPendingBytes when it
   assert.throws(
     () => withBody(h, { bufferSize: 3 }),
     failsWith(RangeError, "withBody: bufferSize"),
+  );
+});
+
+Deno.test("withBody checks signal and onError when it is called", () => {
+  const h = () => {};
+  assert.throws(
+    () => withBody(h, { signal: {} as AbortSignal }),
+    failsWith(
+      TypeError,
+      "withBody: signal must be an AbortSignal, received Object",
+    ),
+  );
+  assert.throws(
+    () => withBody(h, { onError: "500" as unknown as () => Response }),
+    failsWith(TypeError, "withBody: onError must be a function"),
   );
 });
 
@@ -518,3 +533,191 @@ Deno.test("many bodies waiting on their clients share one interval", async () =>
   assert.equal(timers, 1);
   for (const response of responses) await response.body!.cancel();
 });
+
+Deno.test("maxPendingBytes bounds a compressed streaming response too: the write that crosses it cuts the response", async () => {
+  let seen: { written: number; closed: boolean; pending: number } | null = null;
+  const app = withBody((reqd) => {
+    const out = reqd.respondWithStreaming({}, { compress: ["gzip"] });
+    let written = 0;
+    // Never flushes, never waits: up to 64 MiB of writes at once.
+    for (let i = 0; i < 1024 && !out.isClosed(); i++) {
+      out.writeBigstring(new Uint8Array(64 * KiB));
+      written += 64 * KiB;
+    }
+    seen = { written, closed: out.isClosed(), pending: out.pendingBytes };
+  }, { maxPendingBytes: MiB, writeTimeout: Infinity });
+  const response = await app(
+    new Request("http://localhost/", {
+      headers: { "accept-encoding": "gzip" },
+    }),
+  );
+  assert.equal(response.headers.get("content-encoding"), "gzip");
+  assert.deepEqual(seen, { written: MiB + 64 * KiB, closed: true, pending: 0 });
+  await assert.rejects(response.arrayBuffer(), "a broken transfer");
+});
+
+test("readTimeout: a handler that reports the onEof(TimedOut) it was given still gets 408", async (deadline) => {
+  const app = withBody((reqd) => {
+    const body = reqd.requestBody;
+    const onRead = () => body.scheduleRead({ onRead, onEof });
+    const onEof = (error?: unknown) => {
+      if (error !== undefined) reqd.reportException(error); // as README's loop
+    };
+    body.scheduleRead({ onRead, onEof });
+  }, { readTimeout: 100 });
+  // An upload that sends nothing and never ends.
+  const stalled = new ReadableStream<Uint8Array>({ pull() {} });
+  const response = await within(
+    deadline,
+    Promise.resolve(
+      app(new Request("http://127.0.0.1/", { method: "POST", body: stalled })),
+    ),
+    "the response",
+  );
+  assert.equal(response.status, 408);
+  assert.equal(await response.text(), "Request Timeout\n");
+});
+
+// A request whose upload sends nothing and never ends, as a fetch handler
+// sees it.
+const stalledUpload = () =>
+  new Request("http://127.0.0.1/", {
+    method: "POST",
+    body: new ReadableStream<Uint8Array>({ pull() {} }),
+  });
+
+// Reads the request body to its end; responds once it ends cleanly,
+// reports the error it ended with otherwise.
+const readThenRespond = (reqd: Reqd) => {
+  const body = reqd.requestBody;
+  const onRead = () => body.scheduleRead({ onRead, onEof });
+  const onEof = (error?: unknown) =>
+    error === undefined
+      ? reqd.respondWithString({}, "done")
+      : reqd.reportException(error);
+  body.scheduleRead({ onRead, onEof });
+};
+
+test(
+  "a shorter timeout joining a running clock makes it tick faster: it still expires in time",
+  async (deadline) => {
+    const stop = new AbortController();
+    const app = withBody((reqd) => {
+      if (reqd.request.headers.has("x-short")) {
+        reqd.setTimeouts({ readTimeout: 100 });
+      }
+      readThenRespond(reqd);
+    }, { readTimeout: 60_000, signal: stop.signal });
+    // The clock runs for withBody's 60 s timeout (a tick every 7.5 s)...
+    const long = Promise.resolve(app(stalledUpload()));
+    await turns();
+    // ...when a request with a 100 ms timeout starts waiting too.
+    const request = stalledUpload();
+    request.headers.set("x-short", "1");
+    const response = await within(
+      deadline,
+      Promise.resolve(app(request)),
+      "the 408",
+    );
+    assert.equal(response.status, 408);
+    await response.body?.cancel();
+    stop.abort(new Error("test over"));
+    assert.equal((await long).status, 503);
+  },
+  2000,
+);
+
+test(
+  "the clock stops once nothing waits on a client any more",
+  async (deadline) => {
+    const stopped = Promise.withResolvers<void>();
+    const { setInterval: interval, clearInterval: clear } = globalThis;
+    const ours = new Set<unknown>();
+    globalThis.setInterval = ((...a: Parameters<typeof interval>) => {
+      const id = interval(...a);
+      ours.add(id);
+      return id;
+    }) as typeof interval;
+    globalThis.clearInterval = ((id?: number) => {
+      if (ours.has(id)) stopped.resolve();
+      clear(id);
+    }) as typeof clear;
+    try {
+      const app = withBody((reqd) => {
+        reqd.respondWithStreaming({}).writeString("x"); // nobody reads it
+      }, { writeTimeout: 80 });
+      const response = await app(new Request("http://127.0.0.1/"));
+      assert.equal(ours.size, 1, "the clock started");
+      // The response is cut by its timeout; then nothing waits.
+      await within(deadline, stopped.promise, "the clock to stop");
+      await assert.rejects(response.arrayBuffer(), Deno.errors.TimedOut);
+    } finally {
+      globalThis.setInterval = interval;
+      globalThis.clearInterval = clear;
+    }
+  },
+  2000,
+);
+
+test(
+  "setTimeouts while a read waits on the client starts its timeout at once",
+  async (deadline) => {
+    const asked = Promise.withResolvers<void>();
+    const handled = Promise.withResolvers<Reqd>();
+    const app = withBody((reqd) => {
+      handled.resolve(reqd);
+      readThenRespond(reqd);
+    }, { readTimeout: Infinity, writeTimeout: Infinity });
+    const request = new Request("http://127.0.0.1/", {
+      method: "POST",
+      body: new ReadableStream<Uint8Array>({ pull: () => asked.resolve() }),
+    });
+    const response = Promise.resolve(app(request));
+    const reqd = await within(deadline, handled.promise, "the handler");
+    await within(deadline, asked.promise, "the read to wait on the client");
+    reqd.setTimeouts({ readTimeout: 100 });
+    assert.equal((await within(deadline, response, "the 408")).status, 408);
+  },
+  2000,
+);
+
+test(
+  "writeTimeout does not run while nothing is pending, even as the read of the upload waits",
+  async (deadline) => {
+    let send!: () => void;
+    const upload = new ReadableStream<Uint8Array>({
+      start: (c) =>
+        void (send = () => {
+          c.enqueue(new TextEncoder().encode("late"));
+          c.close();
+        }),
+    });
+    const app = withBody((reqd) => {
+      const out = reqd.respondWithStreaming({});
+      out.writeString("started\n");
+      const body = reqd.requestBody;
+      const onRead = () => body.scheduleRead({ onRead, onEof });
+      const onEof = (error?: unknown) => {
+        out.writeString(error === undefined ? "clean end\n" : String(error));
+        out.closeWriter();
+      };
+      body.scheduleRead({ onRead, onEof });
+    }, { readTimeout: 5000, writeTimeout: 100 });
+    const response = await app(
+      new Request("http://127.0.0.1/", { method: "POST", body: upload }),
+    );
+    const reader = response.body!.pipeThrough(new TextDecoderStream())
+      .getReader();
+    assert.deepEqual(await reader.read(), { done: false, value: "started\n" });
+    // The client took everything; the upload stays silent for four
+    // writeTimeouts, then ends.
+    await within(deadline, new Promise((r) => setTimeout(r, 400)), "a pause");
+    send();
+    assert.deepEqual(await reader.read(), {
+      done: false,
+      value: "clean end\n",
+    });
+    assert.deepEqual(await reader.read(), { done: true, value: undefined });
+  },
+  3000,
+);

@@ -868,3 +868,32 @@ Deno.test("pipeTo through writableFromBody round-trips several MiB byte-exact", 
   assert.equal(firstDifference(received, data), -1);
   assert.equal(body.isClosed(), true);
 });
+
+Deno.test("bodyFromWritable has closed the body when options.onError receives a flush callback's exception", async () => {
+  const failure = new Error("flush callback failed");
+  const events: string[] = [];
+  const body = bodyFromWritable(new WritableStream<Uint8Array>(), {
+    onError: (error) =>
+      events.push(`onError ${error === failure} closed=${body.isClosed()}`),
+  });
+  body.writeString("x");
+  body.flush(() => {
+    throw failure;
+  });
+  await until(() => events.length === 1, "onError");
+  assert.deepEqual(events, ["onError true closed=true"]);
+  body.writeString("dropped, not thrown");
+  assert.equal(body.pendingBytes, 0);
+});
+
+Deno.test("bodyFromWritable notices a sink that errors while the body is idle", async () => {
+  let sink!: WritableStreamDefaultController;
+  const body = bodyFromWritable(
+    new WritableStream<Uint8Array>({ start: (c) => void (sink = c) }),
+  );
+  sink.error(new Error("the sink failed on its own"));
+  await until(() => body.isClosed(), "the body to close");
+  assert.equal(await body.flush(), "closed");
+  body.writeString("dropped, not thrown");
+  assert.equal(body.pendingBytes, 0);
+});
