@@ -206,7 +206,7 @@ export class Exchange extends Reqd implements Expiry {
   readExpired(error: Deno.errors.TimedOut): void {
     this.#own = error;
     this.#closeInput(error);
-    if (this.#state === "pending") this.#respond(timedOut(this.#request));
+    if (this.#state === "pending") this.#respond(timedOut());
     else if (this.#state === "streaming") this.#cut!(error);
     this.#updateLive();
   }
@@ -291,7 +291,7 @@ export class Exchange extends Reqd implements Expiry {
     // A failure must never read as a clean end, whatever was thrown.
     const error = reported ??
       new Error("Reqd.reportException: a failure reported without an error");
-    const quiet = quietError(error, this.#own, this.#server, this.#request);
+    const quiet = quietError(error, this.#own, this.#server);
     this.#closeInput(error);
     const state = this.#state;
     if (state === "pending") {

@@ -152,11 +152,10 @@ export function quietError(
   error: unknown,
   own: unknown,
   server: Server,
-  request: Request,
 ): (() => Response) | null {
   if (error !== undefined && error === own) {
     return own instanceof Deno.errors.TimedOut
-      ? () => timedOut(request)
+      ? timedOut
       : () => tooLarge(server.maxBodyBytes!);
   }
   return server.isShutdown(error) ? unavailable : null;

@@ -6,8 +6,15 @@
  *
  * ```sh
  * deno run --v8-flags=--expose-gc bench/memory_probe.ts ours 10000
+ * deno run --v8-flags=--expose-gc bench/memory_probe.ts ours 10000 settled
  * deno run --v8-flags=--expose-gc bench/memory_probe.ts drained 10000
  * ```
+ *
+ * By default objects are measured as constructed: made one after another
+ * with no turn in between, so a stream's start step (a microtask) has not
+ * run yet — the measure of DESIGN.md's idle-body figure. `settled` lets
+ * every microtask run before measuring (the start step done: a bare
+ * stream drops what only starting needed).
  *
  * Kinds:
  * - `bare`: `new ReadableStream()`, the reference of DESIGN.md;
@@ -65,13 +72,18 @@ async function expectEvent(
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
-const [kind = "", n = "10000"] = Deno.args;
+const [kind = "", n = "10000", mode = "constructed"] = Deno.args;
 const make = KINDS[kind];
 const count = Number(n);
 if (gc === undefined) throw new Error("run with --v8-flags=--expose-gc");
-if (make === undefined || !Number.isSafeInteger(count) || count < 1) {
+if (
+  make === undefined || !Number.isSafeInteger(count) || count < 1 ||
+  (mode !== "constructed" && mode !== "settled")
+) {
   throw new TypeError(
-    `usage: memory_probe.ts ${Object.keys(KINDS).join("|")} <count>`,
+    `usage: memory_probe.ts ${
+      Object.keys(KINDS).join("|")
+    } <count> [constructed|settled]`,
   );
 }
 
@@ -84,7 +96,12 @@ function settle(): { heap: number; external: number } {
 await make(); // load and compile the code before the baseline
 const alive: unknown[] = new Array(count).fill(null);
 const before = settle();
-for (let i = 0; i < count; i++) alive[i] = await make();
+for (let i = 0; i < count; i++) {
+  const made = make();
+  alive[i] = made instanceof Promise ? await made : made;
+}
+// A macrotask: every microtask queued so far has run.
+if (mode === "settled") await new Promise((done) => setTimeout(done, 0));
 const after = settle();
 console.log(JSON.stringify({
   count: alive.length,

@@ -20,7 +20,7 @@
 
 import assert from "node:assert/strict";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
-import { withBody } from "../mod.ts";
+import { type Reqd, withBody } from "../mod.ts";
 import { H2Connection } from "./_h2frames.ts";
 
 const fixture = (name: string) =>
@@ -375,4 +375,26 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return a.length === b.length ? -1 : n;
+}
+
+/**
+ * httpaf's echo: scheduleRead → writeBigstring → flush → scheduleRead.
+ * `chunks` records each onRead's length and its buffer's byteLength.
+ */
+export function echo(reqd: Reqd, chunks?: [number, number][]): void {
+  const input = reqd.requestBody;
+  const output = reqd.respondWithStreaming({ status: 200 });
+  const onRead = (buffer: Uint8Array, off: number, len: number) => {
+    chunks?.push([len, buffer.buffer.byteLength]);
+    output.writeBigstring(buffer, off, len);
+    output.flush((result) => {
+      if (result === "written") input.scheduleRead({ onRead, onEof });
+      else input.closeReader();
+    });
+  };
+  const onEof = (error?: unknown) => {
+    if (error === undefined) output.closeWriter();
+    else reqd.reportException(error);
+  };
+  input.scheduleRead({ onRead, onEof });
 }

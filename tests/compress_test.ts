@@ -36,9 +36,9 @@ import {
   negotiateEncoding,
 } from "../adapters/compress.ts";
 
-// A failing property shrinks for at most a minute, then reports what it
+// A failing property shrinks for at most 20 s, then reports what it
 // has: a run that never answers is a failure, not a hang.
-fc.configureGlobal({ interruptAfterTimeLimit: 60_000 });
+fc.configureGlobal({ interruptAfterTimeLimit: 20_000 });
 
 // ---------------------------------------------------------------------
 // Round trips

@@ -22,6 +22,7 @@ import { concat, randomBytes } from "./_util.ts";
 import type { Body, FlushResult, Reqd } from "../mod.ts";
 import {
   describe,
+  echo,
   firstDifference,
   type H2Test,
   h2test,
@@ -41,24 +42,6 @@ const MiB = 1024 * KiB;
 // ---------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------
-
-// httpaf's echo: scheduleRead → writeBigstring → flush → scheduleRead.
-function echo(reqd: Reqd): void {
-  const input = reqd.requestBody;
-  const output = reqd.respondWithStreaming({ status: 200 });
-  const onRead = (buffer: Uint8Array, off: number, len: number) => {
-    output.writeBigstring(buffer, off, len);
-    output.flush((result) => {
-      if (result === "written") input.scheduleRead({ onRead, onEof });
-      else input.closeReader();
-    });
-  };
-  const onEof = (error?: unknown) => {
-    if (error === undefined) output.closeWriter();
-    else reqd.reportException(error);
-  };
-  input.scheduleRead({ onRead, onEof });
-}
 
 // How an upload ended, as the handler saw it.
 interface Upload {

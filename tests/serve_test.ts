@@ -29,10 +29,12 @@ import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
 import {
   deadlineTest as test,
   describe,
+  echo,
   firstDifference,
   type H2Served,
   HTTP1,
   quiescent,
+  readBody,
   serveOver,
   type ServeSetup,
   within,
@@ -62,26 +64,6 @@ function assertBroken(end: "end" | Error): void {
     end === "end" ? "a clean end" : describe(end),
     "TypeError: error reading a body from connection",
   );
-}
-
-// httpaf's echo: scheduleRead → writeBigstring → flush → scheduleRead.
-// `chunks` records each onRead's length and its buffer's byteLength.
-function echo(reqd: Reqd, chunks?: [number, number][]): void {
-  const input = reqd.requestBody;
-  const output = reqd.respondWithStreaming({ status: 200 });
-  const onRead = (buffer: Uint8Array, off: number, len: number) => {
-    chunks?.push([len, buffer.buffer.byteLength]);
-    output.writeBigstring(buffer, off, len);
-    output.flush((result) => {
-      if (result === "written") input.scheduleRead({ onRead, onEof });
-      else input.closeReader();
-    });
-  };
-  const onEof = (error?: unknown) => {
-    if (error === undefined) output.closeWriter();
-    else reqd.reportException(error);
-  };
-  input.scheduleRead({ onRead, onEof });
 }
 
 // Reads a request body to its end; resolves with the byte count, or the
@@ -131,29 +113,6 @@ function upload(chunks: Uint8Array[], hold = false) {
       controller.close();
     },
   };
-}
-
-// Reads a fetch body until it ends: "end" for a clean end, or the error
-// its read rejected with (but not the deadline's abort: that is rethrown,
-// so a timeout never passes for a broken transfer). Bytes read are
-// collected in `chunks`.
-async function readBody(
-  deadline: AbortSignal,
-  response: Response,
-  chunks: Uint8Array[] = [],
-): Promise<"end" | Error> {
-  const reader = response.body!.getReader();
-  for (let i = 0; i < 100_000; i++) {
-    try {
-      const { done, value } = await reader.read();
-      if (done) return "end";
-      chunks.push(value);
-    } catch (error) {
-      if (deadline.aborted) throw deadline.reason;
-      return error as Error;
-    }
-  }
-  throw new Error("readBody: no end after 100000 chunks");
 }
 
 // A flush-paced producer of fresh 64 KiB chunks (scheduleBigstring: no

@@ -136,8 +136,19 @@ Deno.test("withBody checks readTimeout, writeTimeout and maxPendingBytes when it
   );
 });
 
-Deno.test("withBody checks signal and onError when it is called", () => {
+Deno.test("withBody checks its handler, options, signal and onError when it is called", () => {
   const h = () => {};
+  assert.throws(
+    () => withBody("h" as unknown as () => void),
+    failsWith(
+      TypeError,
+      "withBody: expected a handler function, received a string",
+    ),
+  );
+  assert.throws(
+    () => withBody(h, 5 as unknown as WithBodyOptions),
+    failsWith(TypeError, "withBody: options must be an object, received"),
+  );
   assert.throws(
     () => withBody(h, { signal: {} as AbortSignal }),
     failsWith(
@@ -720,4 +731,30 @@ test(
     assert.deepEqual(await reader.read(), { done: true, value: undefined });
   },
   3000,
+);
+
+test(
+  "readTimeout: a handler that responds from the onEof(TimedOut) it was given sends its own response",
+  async (deadline) => {
+    const app = withBody((reqd) => {
+      const body = reqd.requestBody;
+      const onRead = () => body.scheduleRead({ onRead, onEof });
+      const onEof = (error?: unknown) =>
+        reqd.respondWithString(
+          { status: 400 },
+          `${(error as Error)?.constructor.name}\n`,
+        );
+      body.scheduleRead({ onRead, onEof });
+    }, { readTimeout: 100 });
+    const response = await within(
+      deadline,
+      Promise.resolve(app(stalledUpload())),
+      "the response",
+    );
+    assert.deepEqual([response.status, await response.text()], [
+      400,
+      "TimedOut\n",
+    ]);
+  },
+  2000,
 );

@@ -33,7 +33,9 @@ export async function slow(ctx: Context): Promise<void> {
       ["upload_byob.ts", "raw BYOB loop, no timeout (info)"],
     ] as const
   ) {
-    const server = await startServer(name, ["--expose-gc"]);
+    // No --expose-gc: the servers would force a full GC per request
+    // (beginSpan), thousands of them with every client connected.
+    const server = await startServer(name);
     try {
       const before = await server.rss();
       const { got408, rss } = await stallAll(server, clients, TIMEOUT * 3);
