@@ -28,6 +28,7 @@
 
 import zlib from "node:zlib";
 import type { Body } from "../body.ts";
+import { describe } from "../_check.ts";
 
 /** A content coding `compressBody` can produce. */
 export type Encoding = "gzip" | "deflate" | "br" | "zstd";
@@ -214,14 +215,14 @@ export function openCompressor(encoding: unknown, level: unknown): Compressor {
       `compressBody: unknown encoding ${
         typeof encoding === "string"
           ? JSON.stringify(encoding)
-          : typeof encoding
+          : describe(encoding)
       }; expected one of ${ENCODINGS.map((e) => `"${e}"`).join(", ")}`,
     );
   }
   const kind = KINDS[encoding];
   if (level !== undefined && typeof level !== "number") {
     throw new TypeError(
-      `compressBody: level must be a number, received ${typeof level}`,
+      `compressBody: level must be a number, received ${describe(level)}`,
     );
   }
   const chosen = level ?? kind.level;

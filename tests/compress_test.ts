@@ -486,7 +486,7 @@ Deno.test("compressBody: a level out of the encoding's range is a RangeError", (
     () => compressBody(body, "gzip", { level: "9" as unknown as number }),
     failsWith(
       TypeError,
-      "compressBody: level must be a number, received string",
+      "compressBody: level must be a number, received a string of length 1",
     ),
   );
   for (
