@@ -13,7 +13,7 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "./_fc.ts";
 import { concat, failsWith, randomBytes, turns, until } from "./_util.ts";
 import {
   assertBytes,

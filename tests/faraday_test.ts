@@ -2,7 +2,7 @@
 // Whole results are compared with a reference: the bytes of every write
 // in order, as TextEncoder and plain copies would make them.
 import assert from "node:assert/strict";
-import fc from "fast-check";
+import fc from "./_fc.ts";
 import { concat } from "./_util.ts";
 import { Faraday } from "../_faraday.ts";
 

@@ -6,7 +6,7 @@
 // interleavings vary too. Every wait is bounded: a hang fails the property.
 import assert from "node:assert/strict";
 import { concat } from "./_util.ts";
-import fc from "fast-check";
+import fc from "./_fc.ts";
 import {
   type Body,
   bodyFromReadable,

@@ -16,19 +16,27 @@ interface Running {
   kill(signal: Deno.Signal): void;
 }
 
+const repo = new URL("../", import.meta.url).pathname;
+
+/** `deno task serve`'s command line, from deno.json, without `deno`. */
+function serveTask(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${repo}deno.json`));
+  const [deno, ...args] = (config.tasks.serve as string).split(" ");
+  assert.equal(deno, "deno");
+  return args;
+}
+
 /**
- * Starts the demo as `deno task serve` runs it (same permissions); resolves
- * once it printed its address.
+ * Starts the demo with `deno task serve`'s command line (or `args`), from
+ * the repository root; resolves once it printed its address.
  */
-async function start(env: Record<string, string> = {}): Promise<Running> {
+async function start(
+  env: Record<string, string> = {},
+  args = serveTask(),
+): Promise<Running> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env=HOST,PORT,TLS_CERT,TLS_KEY",
-      "--allow-read",
-      new URL("../examples/server.ts", import.meta.url).pathname,
-    ],
+    args,
+    cwd: repo,
     env: { HOST: "127.0.0.1", PORT: "0", NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
@@ -48,10 +56,14 @@ async function start(env: Record<string, string> = {}): Promise<Running> {
       lines.push(...parts);
     }
   })();
-  const base = await waitFor(
-    lines,
-    /demo on (https?:\/\/127\.0\.0\.1:\d+)\//,
-  );
+  let base: RegExpMatchArray;
+  try {
+    base = await waitFor(lines, /demo on (https?:\/\/127\.0\.0\.1:\d+)\//);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await Promise.all([child.status, reading, stderr]);
+    throw new Error(`${error}; stderr: ${errors.join("")}`);
+  }
   return {
     base: base[1]!,
     lines,
@@ -172,6 +184,27 @@ Deno.test("the demo server serves every route, logs each request and stops on SI
     const status = await server.stop();
     assert.equal(status.code, 0);
     assert.ok(server.lines.includes("stopped"), "clean shutdown");
+  }
+});
+
+Deno.test("the demo starts from an empty cache without fetching a package: nothing only the tests or benchmarks use", async () => {
+  const cache = await Deno.makeTempDir();
+  try {
+    // `deno task` itself, with an empty DENO_DIR and a registry nobody
+    // listens on: any download it tried would fail the start.
+    const demo = await start({
+      DENO_DIR: cache,
+      NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+    }, ["task", "serve"]);
+    const response = await fetch(`${demo.base}/`, {
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    assert.equal((await demo.stop()).code, 0);
+    assert.doesNotMatch(demo.errors.join(""), /Download/);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
   }
 });
 
