@@ -38,7 +38,7 @@
  * Bounds: every transfer has a timeout, every load loop a deadline and a
  * count, every subprocess a readiness and exit deadline. Subprocesses run
  * with `--no-lock` (Hono is pinned in its specifier), so the run never
- * rewrites deno.lock. Servers may read the test certificate of
+ * rewrites a lockfile. Servers may read the test certificate of
  * `tests/fixtures/` (TLS). Permissions: `-A`, or `--allow-run
  * --allow-net=127.0.0.1 --allow-read --allow-env --allow-write` (writes:
  * h2load's upload file, a temporary file removed after the scenario;

@@ -60,7 +60,11 @@ async function start(
   try {
     base = await waitFor(lines, /demo on (https?:\/\/127\.0\.0\.1:\d+)\//);
   } catch (error) {
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It exited by itself: its stderr says why.
+    }
     await Promise.all([child.status, reading, stderr]);
     throw new Error(`${error}; stderr: ${errors.join("")}`);
   }
