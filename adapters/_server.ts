@@ -127,11 +127,11 @@ export function unavailable(): Response {
 /**
  * `408`, whole, with `connection: close`. Deno 2.9.6 keeps an HTTP/1.1
  * connection whose body read has waited open until the client sends or
- * leaves, whatever the response (measured: an errored response body
- * leaves it open too, and Deno's default `onError` then logs a stack trace
- * per timed-out request, enough to stall the event loop for seconds under
- * 2,000 stalled clients). A whole response is the cheapest a client can
- * act on. Over HTTP/2 the stream ends, and Deno resets the client's upload.
+ * leaves, whatever the response (measured: a response body that errors
+ * after its text leaves it open too, and makes Deno's default `onError`
+ * log a stack trace per timed-out request). A whole response is what a
+ * client can act on. Over HTTP/2 the stream ends, and Deno resets the
+ * client's upload.
  */
 export function timedOut(): Response {
   return new Response("Request Timeout\n", {
