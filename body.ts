@@ -28,11 +28,16 @@ import {
   type FlushResult,
   type ReadCallbacks,
   type WriterOptions,
-} from "./_body.ts";
-import { checkBodyOptions, checkBytes, checkWriterOptions } from "./_check.ts";
-import { Reader } from "./_reader.ts";
-import { readerOf, writerOf } from "./_side.ts";
-import { Writer } from "./_writer.ts";
+} from "./_body/abstract.ts";
+import type { ReadChannel, WriteChannel } from "./_body/channel.ts";
+import {
+  checkBodyOptions,
+  checkBytes,
+  checkWriterOptions,
+} from "./_body/check.ts";
+import { Reader } from "./_body/reader.ts";
+import { readerOf, writerOf } from "./_body/side.ts";
+import { Writer } from "./_body/writer.ts";
 
 export {
   Body,
@@ -41,66 +46,10 @@ export {
   DEFAULT_BUFFER_SIZE,
   type FlushResult,
   type ReadCallbacks,
+  type ReadChannel,
+  type WriteChannel,
   type WriterOptions,
 };
-
-/**
- * What a reader body needs from its source. Implemented by adapters.
- */
-export interface ReadChannel {
-  /**
-   * The body wants bytes: answer once, now or later, with
-   * {@linkcode deliverInput} (one chunk), {@linkcode endInput} or
-   * {@linkcode failInput}. Called only while a read is scheduled, nothing is
-   * buffered and no request is outstanding, so the body holds at most one
-   * chunk that no read asked for.
-   */
-  request(): void;
-  /**
-   * The reader was closed ({@linkcode Body.closeReader} or
-   * {@linkcode failInput}): release the source, e.g. cancel its stream with
-   * `reason`. Called at most once, never after the input ended by itself.
-   */
-  release(reason: unknown): void;
-  /**
-   * An application callback (`onRead`, `onEof`) that the body ran on the
-   * channel's behalf threw `error`. The body is still consistent; the
-   * channel decides what the failure means (adapters close the body).
-   */
-  callbackError(error: unknown): void;
-}
-
-/**
- * What a writer body needs from its output channel. Implemented by adapters.
- */
-export interface WriteChannel {
-  /**
-   * Output became available, or the writer was closed, after
-   * {@linkcode nextOutput} last returned `"yield"`. Called from a microtask,
-   * once per burst of writes, never inside an application call.
-   */
-  wake(): void;
-  /**
-   * The writer was aborted ({@linkcode abortOutput}) or cut (past its
-   * `maxPendingBytes`): end the output without a clean end-of-stream, with
-   * `reason`. Called at most once, never after {@linkcode nextOutput}
-   * returned `"close"` or the channel reported itself closed.
-   */
-  abort(reason: unknown): void;
-  /**
-   * A flush callback that the body ran on the channel's behalf threw
-   * `error`. Every other flush was still answered.
-   */
-  callbackError(error: unknown): void;
-  /**
-   * Optional. The application called {@linkcode Body.flush}: every byte
-   * written so far should leave now (a compressor emits what it holds).
-   * Called from a microtask, once per burst of flushes, never inside an
-   * application call, never after the channel closed or
-   * {@linkcode nextOutput} returned `"close"`.
-   */
-  flush?(): void;
-}
 
 // =====================================================================
 // The channel end: for adapters.

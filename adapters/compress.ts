@@ -28,11 +28,18 @@ import {
   outputWritten,
   type WriteChannel,
 } from "../body.ts";
-import { checkWriterOptions, describe } from "../_check.ts";
-import { reportCallbackError } from "./_callback.ts";
-import { type Compressor, type Encoding, openCompressor } from "./_zlib.ts";
+import {
+  checkWriterOptions,
+  describe,
+  reportCallbackError,
+} from "../_body/check.ts";
+import {
+  type Compressor,
+  type Encoding,
+  openCompressor,
+} from "./_compress/zlib.ts";
 
-export { negotiateEncoding } from "./_accept.ts";
+export { negotiateEncoding } from "./_compress/accept.ts";
 export type { Encoding };
 
 /** Options of {@linkcode compressBody}. */

@@ -19,76 +19,30 @@
  * @module
  */
 
-import { Exchange } from "./_exchange.ts";
-import { Reqd, type StreamingOptions, type Timeouts } from "./_reqd.ts";
-import { Server, tooLarge, unavailable } from "./_server.ts";
+import { Exchange } from "./_serve/exchange.ts";
+import {
+  type BodyHandler,
+  Reqd,
+  type StreamingOptions,
+  type Timeouts,
+  type WithBodyOptions,
+} from "./_serve/reqd.ts";
+import { Server, tooLarge, unavailable } from "./_serve/server.ts";
 
-export { Reqd, type StreamingOptions, type Timeouts };
+export {
+  type BodyHandler,
+  Reqd,
+  type StreamingOptions,
+  type Timeouts,
+  type WithBodyOptions,
+};
 export type { Encoding } from "./compress.ts";
-
-/** An httpaf-style handler: it answers through `reqd`, now or later. */
-export type BodyHandler = (reqd: Reqd) => void | Promise<void>;
-
-/** Options of {@linkcode withBody}, checked when `withBody` is called. */
-export interface WithBodyOptions {
-  /** Buffer size of request and response bodies (default 64 KiB). */
-  bufferSize?: number;
-  /**
-   * The largest request body accepted, in bytes (default: no limit). A
-   * declared `content-length` over it is answered `413` before any byte is
-   * read; a body that grows past it is cancelled and its read answered
-   * `onEof(RangeError)`, and the client gets `413` unless the handler
-   * already responded.
-   */
-  maxBodyBytes?: number;
-  /**
-   * Makes the response for an exception reported before any response (a
-   * handler that threw, `reqd.reportException`). Default: `500` with the
-   * plain text `Internal Server Error`, the error logged to the console.
-   */
-  onError?: (error: unknown, request: Request) => Response | Promise<Response>;
-  /**
-   * When it aborts: every open request body ends with `onEof(reason)`,
-   * every streaming response ends after its pending output (later writes
-   * are dropped, later flushes answer `"closed"`), and requests not yet
-   * answered get `503`. Abort it, then call `server.shutdown()`. Do not
-   * give it to `Deno.serve` too: Deno's own `signal` closes connections at
-   * once, cutting streaming responses (denoland/deno#32862).
-   */
-  signal?: AbortSignal;
-  /**
-   * Milliseconds a scheduled read of a request body may wait for the
-   * client (default 60,000; `Infinity`: no limit). Runs only while a read
-   * waits on the client, restarting with every chunk. On expiry the read
-   * answers `onEof(Deno.errors.TimedOut)`, the request stream is cancelled
-   * and the client gets `408` (or a broken transfer if the response is
-   * streaming); the connection closes.
-   */
-  readTimeout?: number;
-  /**
-   * Milliseconds a streaming response may wait for the client to take its
-   * bytes (default 60,000; `Infinity`: no limit). Runs only while output
-   * waits, restarting whenever the client takes bytes; a stream with
-   * nothing pending (server-sent events between events) never times out.
-   * On expiry the response is cut (a broken transfer), flushes answer
-   * `"closed"`, later writes are dropped, and a request body still being
-   * read answers `onEof(Deno.errors.TimedOut)`.
-   */
-  writeTimeout?: number;
-  /**
-   * The most bytes a response body may hold for a slow client
-   * (`pendingBytes`; default: no limit). The write that crosses it cuts the
-   * response as `writeTimeout` does: memory stays bounded even for a
-   * producer that does not wait for its flushes.
-   */
-  maxPendingBytes?: number;
-}
 
 /**
  * Turns an httpaf-style handler into a fetch handler for `Deno.serve` (or
  * any framework taking `(Request) => Response | Promise<Response>`). It
  * returns the `Response` itself when the handler responded before
- * returning (Deno serves those faster), else a promise that resolves when
+ * returning (Deno 2.9.6 serves those faster), else a promise that resolves when
  * the handler responds, however much later: `await` it either way. A
  * handler that throws or rejects, and an exception thrown by a callback of
  * a body the `Reqd` owns, are reported through `reqd.reportException`:

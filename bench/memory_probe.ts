@@ -12,12 +12,12 @@
  *
  * By default objects are measured as constructed: made one after another
  * with no turn in between, so a stream's start step (a microtask) has not
- * run yet — the measure of DESIGN.md's idle-body figure. `settled` lets
+ * run yet — the measure of README.md's idle-body figure ("Memory"). `settled` lets
  * every microtask run before measuring (the start step done: a bare
  * stream drops what only starting needed).
  *
  * Kinds:
- * - `bare`: `new ReadableStream()`, the reference of DESIGN.md;
+ * - `bare`: `new ReadableStream()`, the reference of README.md's figure;
  * - `ours`: an idle `streamingBody()` (body + readable);
  * - `reader` / `writer`: `createReader` / `createWriter` of
  *   `@httpaf/body/body` with one shared no-op channel: the body alone;

@@ -8,7 +8,7 @@
  *    that graceful shutdown forever, so after 5 s — or at a second
  *    signal, pressed later than the copies one Ctrl-C makes — the process
  *    ends. (Deno.serve's own `signal` cannot do this
- *    part: it cuts streaming responses at once (denoland/deno#32862), and
+ *    part: it cuts streaming responses at once (Deno 2.9.6, denoland/deno#32862), and
  *    aborting it once shutdown() began throws an uncaught BadResource.)
  *
  * @module
@@ -88,6 +88,26 @@ export async function serveUntilSignal(example: ExampleServer): Promise<void> {
   }
   const tls = tlsFromEnv();
   const stop = new AbortController();
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  let first: number | null = null;
+  const cut = () => {
+    console.log("stopped: cut the connections still open");
+    Deno.exit(0);
+  };
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const onSignal = () => {
+    const now = performance.now();
+    const meaning = signalMeaning(first, now);
+    if (meaning === "echo") return;
+    if (meaning === "cut") return cut();
+    first = now;
+    console.log("shutting down");
+    stop.abort(new Error("server shutting down"));
+    server.shutdown(); // declared below: signals come from the event loop
+    grace = setTimeout(cut, GRACE_MS);
+  };
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  // Listening is announced (onListen) only once a signal can be handled.
   const server = Deno.serve({
     hostname: Deno.env.get("HOST") ?? "127.0.0.1",
     port,
@@ -104,27 +124,14 @@ export async function serveUntilSignal(example: ExampleServer): Promise<void> {
       return new Response("Internal Server Error", { status: 500 });
     },
   }, example.app(stop.signal));
-  let grace: ReturnType<typeof setTimeout> | undefined;
-  let first: number | null = null;
-  const cut = () => {
-    console.log("stopped: cut the connections still open");
-    Deno.exit(0);
-  };
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const onSignal = () => {
-    const now = performance.now();
-    const meaning = signalMeaning(first, now);
-    if (meaning === "echo") return;
-    if (meaning === "cut") return cut();
-    first = now;
-    console.log("shutting down");
-    stop.abort(new Error("server shutting down"));
-    server.shutdown();
-    grace = setTimeout(cut, GRACE_MS);
-  };
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
   await server.finished;
   clearTimeout(grace);
-  for (const s of signals) Deno.removeSignalListener(s, onSignal);
   console.log("stopped");
+  // The second copy of one Ctrl-C may arrive after the drain finished:
+  // without a listener (or while the runtime is tearing down) Deno would
+  // end the process with SIGINT's default exit code, 130, instead of 0.
+  // So the listeners stay until the copies' window is over.
+  const left = first === null ? 0 : first + ECHO_MS - performance.now();
+  if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+  for (const s of signals) Deno.removeSignalListener(s, onSignal);
 }

@@ -111,7 +111,7 @@ async function send(reqd: Reqd, file: Deno.FsFile, size: number) {
   let sent = 0;
   while (sent < size) {
     // A fresh buffer every time: scheduled memory is handed over for good
-    // (Deno's server keeps a reference until the kernel has the bytes).
+    // (Deno 2.9.6's server keeps a reference until the kernel has the bytes).
     // Sized to what is left, so a file that grew is not sent past its
     // content-length.
     const chunk = new Uint8Array(Math.min(CHUNK, size - sent));

@@ -66,7 +66,7 @@ export function createApp(): (request: Request) => Response {
     return new Response(gzipped, {
       headers: {
         "content-type": "text/plain; charset=utf-8",
-        // Set by us, so Deno's server does not compress a second time.
+        // Set by us, so Deno 2.9.6's server does not compress a second time.
         "content-encoding": "gzip",
       },
     });

@@ -1,7 +1,7 @@
 // The core Body<Rw> through its channel end, with scripted channels: each
-// test is one rule of DESIGN.md ("The core").
+// test is one rule of README.md ("Reader bodies", "Writer bodies").
 import assert from "node:assert/strict";
-import { concat } from "./_util.ts";
+import { concat } from "./_harness/util.ts";
 import {
   abortOutput,
   type Body,

@@ -1,9 +1,9 @@
 // The channel end of body.ts: side checks, argument checks, the optional
-// flush hook, maxPendingBytes, and the naming of errors. Held to DESIGN.md
-// ("The core": channel-end functions check the side; bad arguments;
-// error-message convention).
+// flush hook, maxPendingBytes, and the naming of errors. Held to the
+// module doc of body.ts (channel-end functions check the side) and
+// README.md, "Errors and failures" (bad arguments; the message convention).
 import assert from "node:assert/strict";
-import { failsWith } from "./_util.ts";
+import { failsWith } from "./_harness/util.ts";
 import {
   abortOutput,
   Body,

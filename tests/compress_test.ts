@@ -1,9 +1,9 @@
 /**
  * Tests for `adapters/compress.ts`: `compressBody` (a writer body whose
  * bytes are compressed into another writer body) and `negotiateEncoding`,
- * held to the "Compression that streams" section of DESIGN.md.
+ * held to README.md, "Compression", and the module doc of `compress.ts`.
  *
- * The oracle (`_compress.ts`) is `node:zlib`'s public decompression: a
+ * The oracle (`_harness/compress.ts`) is `node:zlib`'s public decompression: a
  * streaming decompressor fed the compressed bytes as they arrive (never
  * finished) for "decodes at each flush", and strict decoders for complete
  * streams, with the web `DecompressionStream` as a second implementation
@@ -13,8 +13,14 @@
  */
 
 import assert from "node:assert/strict";
-import fc from "./_fc.ts";
-import { concat, failsWith, randomBytes, turns, until } from "./_util.ts";
+import fc from "./_harness/fc.ts";
+import {
+  concat,
+  failsWith,
+  randomBytes,
+  turns,
+  until,
+} from "./_harness/util.ts";
 import {
   assertBytes,
   bounded,
@@ -27,7 +33,7 @@ import {
   recordingOutput,
   StreamDecoder,
   TIMEOUT_MS,
-} from "./_compress.ts";
+} from "./_harness/compress.ts";
 import { type Body, type FlushResult, streamingBody } from "../mod.ts";
 import { abortOutput, endOutput } from "../body.ts";
 import {

@@ -8,14 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { concat } from "./_util.ts";
+import { concat } from "./_harness/util.ts";
 import {
   bounded,
   decodeComplete,
   decoder,
   StreamDecoder,
   TIMEOUT_MS,
-} from "./_compress.ts";
+} from "./_harness/compress.ts";
 import type { Encoding } from "../adapters/compress.ts";
 import { createApp as sseApp } from "../examples/compressed_sse.ts";
 
@@ -36,7 +36,7 @@ async function withServer(
 
 /**
  * GETs `path` from the example asking for `encoding`; returns the response
- * and a reader of its decoded text (Deno's fetch decodes gzip and br
+ * and a reader of its decoded text (Deno 2.9.6's fetch decodes gzip and br
  * itself; zstd arrives as it is and is decoded here, never finished).
  */
 async function fetchEvents(base: string, path: string, encoding: Encoding) {

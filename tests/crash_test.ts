@@ -1,11 +1,16 @@
-// "Nothing a client or a handler does takes the process down" (DESIGN.md),
+// "Nothing a client or a handler does takes the process down" (README.md),
 // one known way to crash it per test, over real loopback. The seeded
 // fault-injection suite (fault_test.ts) searches for more; these pin the
 // ones found by hand. The harness (serveOver) fails a test on any
 // unhandled rejection; uncaught errors are recorded here too.
 import assert from "node:assert/strict";
 import { type Body, bodyFromReadable, streamingBody } from "../mod.ts";
-import { deadlineTest as test, HTTP1, serveOver, within } from "./_h2.ts";
+import {
+  deadlineTest as test,
+  HTTP1,
+  serveOver,
+  within,
+} from "./_harness/serve.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
 import { withBody } from "../adapters/serve.ts";
 

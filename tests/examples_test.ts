@@ -12,7 +12,7 @@
  */
 
 import assert from "node:assert/strict";
-import { randomBytes } from "./_util.ts";
+import { randomBytes } from "./_harness/util.ts";
 import { createHash } from "node:crypto";
 import { createApp as downloadApp } from "../examples/download.ts";
 import { createApp as gzipApp } from "../examples/gzip.ts";
@@ -458,7 +458,7 @@ Deno.test("gzip: the response is gzip of exactly the requested lines", async () 
       `line ${i} of ${n}: the quick brown fox jumps over the lazy dog\n`;
   }
 
-  // Deno's fetch decodes gzip itself unless asked for identity; the
+  // Deno 2.9.6's fetch decodes gzip itself unless asked for identity; the
   // server sends gzip regardless, so this gets the compressed bytes.
   const raw = await fetch(`${app.base}/?lines=${n}`, {
     headers: { "accept-encoding": "identity" },

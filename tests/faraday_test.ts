@@ -1,10 +1,10 @@
-// The coalescing buffer alone (_faraday.ts): no channel, no callbacks.
+// The coalescing buffer alone (`_body/faraday.ts`): no channel, no callbacks.
 // Whole results are compared with a reference: the bytes of every write
 // in order, as TextEncoder and plain copies would make them.
 import assert from "node:assert/strict";
-import fc from "./_fc.ts";
-import { concat } from "./_util.ts";
-import { Faraday } from "../_faraday.ts";
+import fc from "./_harness/fc.ts";
+import { concat } from "./_harness/util.ts";
+import { Faraday } from "../_body/faraday.ts";
 
 // A failing property shrinks for at most 20 s, then reports what it
 // has: a run that never answers is a failure, not a hang.

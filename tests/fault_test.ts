@@ -8,8 +8,7 @@
  * (vanish at a random byte, half-close, stall, pipeline, malformed chunked
  * bodies, short content-lengths, bodies over `maxBodyBytes`, lingering
  * uploads, well-behaved exchanges). Held to "Nothing a client or a handler
- * does takes the process down" and "`Deno.serve` integration" in
- * DESIGN.md. One run is shared by the tests below; each asserts one rule.
+ * does takes the process down" and "`withBody`" in README.md. One run is shared by the tests below; each asserts one rule.
  *
  * The server runs in this process, not a subprocess: the handler's books
  * (every read and flush, and how it was answered) are plain objects the
@@ -37,8 +36,8 @@
  * that replays it.
  */
 import assert from "node:assert/strict";
-import { type Category, describe, type Violation } from "./_fault_ledger.ts";
-import { runFaults, type RunOptions, type RunResult } from "./_fault_run.ts";
+import { type Category, describe, type Violation } from "./_fault/ledger.ts";
+import { runFaults, type RunOptions, type RunResult } from "./_fault/run.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 // The heap bound over the raw yardstick, from after the warm-up tenth of

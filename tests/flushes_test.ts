@@ -1,7 +1,7 @@
-// Flush bookkeeping alone (_flushes.ts): the order and the rule by which
+// Flush bookkeeping alone (`_body/flushes.ts`): the order and the rule by which
 // flushes are answered, re-entrancy, and throwing callbacks.
 import assert from "node:assert/strict";
-import { FlushQueue, type Progress } from "../_flushes.ts";
+import { FlushQueue, type Progress } from "../_body/flushes.ts";
 
 const at = (delivered: number, taken = delivered): Progress => ({
   delivered,

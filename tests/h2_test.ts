@@ -1,11 +1,11 @@
 /**
  * The `Deno.serve` guarantees of `withBody` over HTTP/2, held to the
- * "HTTP/2 and TLS" section of DESIGN.md: every test runs twice, over h2c
+ * "HTTP/2 and TLS" section of README.md: every test runs twice, over h2c
  * (prior knowledge) and over TLS with ALPN h2 (the certificate in
  * `tests/fixtures/`), driven by Deno's `fetch`. Faults `fetch` cannot
  * express — a reset with a chosen code, a reset mid-upload with a declared
  * content-length, frames that must arrive together — come from the
- * raw-frame client in `_h2frames.ts` and from Node.js's `node:http2`
+ * raw-frame client in `_harness/h2frames.ts` and from Node.js's `node:http2`
  * (`tests/fixtures/h2_upload.mjs`).
  *
  * Deno 2.9.6 reports a request stream reset with `CANCEL` or `NO_ERROR` as
@@ -13,12 +13,12 @@
  * content-length only when END_STREAM arrives, so only withBody can tell a
  * truncated upload from a complete one.
  *
- * Bounds: see `_h2.ts` (deadline per test, bounded loops, no sleeps but
+ * Bounds: see `_harness/serve.ts` (deadline per test, bounded loops, no sleeps but
  * `quiescent` where "nothing more happens" is the event).
  */
 
 import assert from "node:assert/strict";
-import { concat, randomBytes } from "./_util.ts";
+import { concat, randomBytes } from "./_harness/util.ts";
 import type { Body, FlushResult, Reqd } from "../mod.ts";
 import {
   describe,
@@ -31,8 +31,12 @@ import {
   runNode,
   tlsFixture,
   within,
-} from "./_h2.ts";
-import { dataFrame, ErrorCode, type H2Connection } from "./_h2frames.ts";
+} from "./_harness/serve.ts";
+import {
+  dataFrame,
+  ErrorCode,
+  type H2Connection,
+} from "./_harness/h2frames.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -232,7 +236,7 @@ h2test(
   async (h) => {
     // 256 MiB offered, flush-paced: in flight are the client's flow window
     // (fetch's: ~2 MiB), Deno's ring (~64 KiB) and the kernel's socket
-    // buffers. Measured: 2.2 MiB sent, RSS +6–8 MiB (client included).
+    // buffers. Measured (Deno 2.9.6): 2.2 MiB sent, RSS +6–8 MiB (client included).
     const bound = 16 * MiB;
     const opened = Promise.withResolvers<
       [Body<"write">, ReturnType<typeof producer>]
@@ -402,7 +406,7 @@ for (const code of ["CANCEL", "NO_ERROR"] as const) {
 h2test(
   "an upload whose last DATA (END_STREAM) and RST_STREAM(CANCEL) arrive together, short of its content-length, gets onEof(error)",
   async (h) => {
-    // Node's stream.close(code) sends exactly this. Deno drops the DATA frame
+    // Node's stream.close(code) sends exactly this. Deno 2.9.6 drops the DATA frame
     // that fails its length check and then reports the reset as a clean end.
     const { server, result } = serveUpload(h, Infinity);
     await using _ = server;

@@ -5,8 +5,8 @@
 // and source are paced at random (microtasks, `setTimeout(0)`), so the
 // interleavings vary too. Every wait is bounded: a hang fails the property.
 import assert from "node:assert/strict";
-import { concat } from "./_util.ts";
-import fc from "./_fc.ts";
+import { concat } from "./_harness/util.ts";
+import fc from "./_harness/fc.ts";
 import {
   type Body,
   bodyFromReadable,
@@ -28,7 +28,7 @@ const encoder = new TextEncoder();
 const TIME_LIMIT_MS = 5000;
 /** Guard for every loop that waits on something else. */
 const MAX_STEPS = 100_000;
-/** BYOB views of `bodyFromReadable` are capped at 64 KiB (DESIGN.md). */
+/** BYOB views of `bodyFromReadable` are capped at 64 KiB (`bodyFromReadable`'s docs). */
 const MAX_VIEW = 65536;
 
 // ---------------------------------------------------------------------

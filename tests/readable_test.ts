@@ -1,7 +1,7 @@
 /**
  * Tests for `adapters/readable.ts`: `bodyFromReadable` (stream → reader
  * body) and `readableFromBody` (reader body → stream), held to the
- * "Adapters" and "Read side" sections of DESIGN.md.
+ * "Stream adapters" and "Reader bodies" sections of README.md.
  *
  * Callback order is recorded in an `events` array and asserted whole. Where
  * the event loop must turn, `until` waits a bounded number of turns for a
@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { failsWith, turns, until } from "./_util.ts";
+import { failsWith, turns, until } from "./_harness/util.ts";
 import {
   type Body,
   bodyFromReadable,

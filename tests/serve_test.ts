@@ -2,8 +2,8 @@
  * Tests for `adapters/serve.ts` over real loopback: `Deno.serve` on
  * 127.0.0.1 with `withBody(handler, options)`, driven by `fetch` and, for
  * faults (disconnects, stalls, partial uploads), by a raw `Deno.connect`
- * client that writes HTTP/1.1 by hand. Held to the "`Deno.serve`
- * integration" section of DESIGN.md; test names follow its rules.
+ * client that writes HTTP/1.1 by hand. Held to the "`withBody`" section
+ * of README.md and the docs of `Reqd`; test names follow its rules.
  *
  * Bounds: every test runs under `test(name, fn, ms)`, whose deadline
  * signal is threaded through everything that waits — `fetch`, raw reads
@@ -13,7 +13,7 @@
  * bounded by a count. The only timed waits are `quiescent` (memory test:
  * "no more progress" has no event) and the hard bound on `shutdown()`.
  *
- * Hygiene: `serve()` (the shared harness in `_h2.ts`, also behind the
+ * Hygiene: `serve()` (the shared harness in `_harness/serve.ts`, also behind the
  * HTTP/2, timeout and crash suites) returns an async-disposable server
  * that shuts Deno's server down (bounded), restores `console.error`
  * (captured into `logs` for the duration of a test: withBody logs handler
@@ -22,8 +22,8 @@
  */
 
 import assert from "node:assert/strict";
-import { concat, randomBytes } from "./_util.ts";
-import { latin1, RawClient } from "./_raw_http.ts";
+import { concat, randomBytes } from "./_harness/util.ts";
+import { latin1, RawClient } from "./_harness/raw_http.ts";
 import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
 import {
@@ -38,7 +38,7 @@ import {
   serveOver,
   type ServeSetup,
   within,
-} from "./_h2.ts";
+} from "./_harness/serve.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -46,7 +46,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 // Serves `handler` through withBody over HTTP/1.1 on 127.0.0.1 (the
-// shared harness, `_h2.ts`); Deno.serve gets withBody's signal too unless
+// shared harness, `_harness/serve.ts`); Deno.serve gets withBody's signal too unless
 // `shareSignal` is false.
 function serve(
   deadline: AbortSignal,
@@ -1162,7 +1162,7 @@ test(
   "a client that stops reading keeps server memory bounded: the producer waits on a flush",
   async (deadline) => {
     // 256 MiB offered in fresh 64 KiB chunks, flush-paced. The bytes in
-    // flight are bounded by Deno's ring (~64 KiB) and the kernel's socket
+    // flight are bounded by Deno 2.9.6's ring (~64 KiB) and the kernel's socket
     // buffers (a few MiB on loopback), so RSS must not grow by 64 MiB.
     const offered = 256 * MiB;
     const bound = 64 * MiB;

@@ -1,20 +1,20 @@
 // withBody's slow-client protections over real loopback: readTimeout,
 // writeTimeout, maxPendingBytes, setTimeouts, and the one coarse clock.
-// Held to DESIGN.md, "Slow clients: timeouts and caps". Timeouts here are
+// Held to README.md, "Slow clients: timeouts and caps". Timeouts here are
 // hundreds of milliseconds; every test has a deadline several times that.
 // Clients are raw TCP (HTTP/1.1 written by hand) and, for h2c, Deno's
 // fetch speaking HTTP/2 only.
 import assert from "node:assert/strict";
 import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
-import { failsWith, turns } from "./_util.ts";
+import { failsWith, turns } from "./_harness/util.ts";
 import {
   deadlineTest as test,
   HTTP1,
   PROTOCOLS,
   serveOver,
   within,
-} from "./_h2.ts";
+} from "./_harness/serve.ts";
 
 const encoder = new TextEncoder();
 const KiB = 1024;

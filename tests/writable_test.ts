@@ -1,8 +1,8 @@
 /**
  * Tests for `adapters/writable.ts`: `streamingBody` (writer body → new
  * readable), `bodyFromWritable` (writer body → existing writable) and
- * `writableFromBody` (new writable → writer body), held to the "Write side"
- * and "Adapters" sections of DESIGN.md.
+ * `writableFromBody` (new writable → writer body), held to the "Writer
+ * bodies" and "Stream adapters" sections of README.md.
  *
  * Callback order is recorded in an `events` array and asserted whole. Where
  * the event loop must turn, `until` waits a bounded number of turns for a
@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { concat, failsWith, turns, until } from "./_util.ts";
+import { concat, failsWith, turns, until } from "./_harness/util.ts";
 import {
   type Body,
   bodyFromReadable,

@@ -2,7 +2,7 @@
  * `idle`: memory held by bodies kept alive (`bench/memory_probe.ts`, one
  * subprocess with `--expose-gc` per kind and sample, median of 3): idle
  * `streamingBody()`s against bare `ReadableStream`s (as constructed, the
- * measure of DESIGN.md, and after their start step ran), bare reader and
+ * measure of README.md, "Memory", and after their start step ran), bare reader and
  * writer bodies, and writers drained after one 100-byte event against a
  * raw stream that delivered the same chunk. Bytes held = V8 heap growth plus
  * ArrayBuffer memory (`Deno.memoryUsage()` heapUsed + external).

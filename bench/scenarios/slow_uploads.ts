@@ -3,7 +3,7 @@
  * upload, and stall. Ours (`upload_ours.ts` with a 2 s `readTimeout`)
  * against a raw BYOB loop on `Deno.serve` (no timeout): whether every
  * client gets its `408`, how long each stalled read waited before it timed
- * out (the server's own measure, from its last chunk: DESIGN allows the
+ * out (the server's own measure, from its last chunk: the README allows the
  * timeout + 25%), and the server's RSS meanwhile.
  *
  * Deno 2.9.6 keeps a stalled HTTP/1.1 connection open once a read of its
