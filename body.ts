@@ -17,6 +17,10 @@
  * Every channel-end function checks the side of the body it is given: the
  * other side is a `TypeError` at the call.
  *
+ * It also holds the everyday helpers built on the application end alone,
+ * re-exported by the main entry: {@linkcode chunks}, {@linkcode toBytes},
+ * {@linkcode toText} and {@linkcode pipeBody}.
+ *
  * @module
  */
 
@@ -35,6 +39,13 @@ import {
   checkBytes,
   checkWriterOptions,
 } from "./_body/check.ts";
+import {
+  chunks,
+  toBytes,
+  type ToBytesOptions,
+  toText,
+} from "./_body/consume.ts";
+import { pipeBody, type PipeResult } from "./_body/pipe.ts";
 import { Reader } from "./_body/reader.ts";
 import { readerOf, writerOf } from "./_body/side.ts";
 import { Writer } from "./_body/writer.ts";
@@ -43,10 +54,16 @@ export {
   Body,
   type BodyOptions,
   type BodySide,
+  chunks,
   DEFAULT_BUFFER_SIZE,
   type FlushResult,
+  pipeBody,
+  type PipeResult,
   type ReadCallbacks,
   type ReadChannel,
+  toBytes,
+  type ToBytesOptions,
+  toText,
   type WriteChannel,
   type WriterOptions,
 };
@@ -246,7 +263,9 @@ export function outputWritten(body: Body<"write">, n: number): void {
 /**
  * The output channel closed or failed (consumer cancelled, client gone):
  * pending output is dropped, every pending flush answers `"closed"`, the
- * body reports closed and later writes are dropped without throwing.
+ * body reports closed, later writes are dropped without throwing, and the
+ * body's `signal` aborts with `reason` (default: an `Error` saying the
+ * output closed) unless the output had ended cleanly.
  *
  * @example The client went away
  * ```ts
@@ -260,8 +279,8 @@ export function outputWritten(body: Body<"write">, n: number): void {
  * body.writeString("dropped"); // no throw: a producer loop just ends
  * ```
  */
-export function outputClosed(body: Body<"write">): void {
-  writerOf("outputClosed", body).outputClosed();
+export function outputClosed(body: Body<"write">, reason?: unknown): void {
+  writerOf("outputClosed", body).outputClosed(reason);
 }
 
 /**

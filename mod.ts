@@ -28,9 +28,15 @@ export {
   Body,
   type BodyOptions,
   type BodySide,
+  chunks,
   DEFAULT_BUFFER_SIZE,
   type FlushResult,
+  pipeBody,
+  type PipeResult,
   type ReadCallbacks,
+  toBytes,
+  type ToBytesOptions,
+  toText,
   type WriterOptions,
 } from "./body.ts";
 export {

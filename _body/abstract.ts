@@ -26,8 +26,10 @@ export type FlushResult = "written" | "closed";
 export interface ReadCallbacks {
   /**
    * Receives the next bytes: `buffer[off, off + len)`, `len > 0`. The memory
-   * is borrowed: it is valid only during the call and may be reused by the
-   * body afterwards. Copy what you keep.
+   * is borrowed: it stays valid and unchanged until the next `scheduleRead`
+   * or `closeReader` on this body — an `await` in between is fine (write it
+   * to a file, then schedule the next read) — and may be reused by the body
+   * after that. Copy what you keep longer.
    */
   onRead(buffer: Uint8Array, off: number, len: number): void;
   /**
@@ -258,6 +260,36 @@ export abstract class Body<Rw extends BodySide> {
     callback?: (result: FlushResult) => void,
   ): void | Promise<FlushResult> {
     throw otherSide(this, "flush", callback);
+  }
+
+  /**
+   * Ends the writer as failed: never a clean end. The output channel is
+   * told to abort (a response becomes a broken transfer, a stream errors
+   * with `reason`), pending output is dropped, every unanswered flush
+   * answers `"closed"`, {@linkcode Body.signal} aborts with `reason`, and
+   * later `write*` calls throw as after `closeWriter()`. No effect once the
+   * output ended cleanly or is gone. Idempotent.
+   *
+   * @param reason why (default: an `Error` saying the body was aborted).
+   * @throws {TypeError} on a reader body.
+   */
+  abort(this: Body<"write">, reason?: unknown): void {
+    throw otherSide(this, "abort", reason);
+  }
+
+  /**
+   * Writer: an `AbortSignal` that aborts when the output can no longer take
+   * what the application writes — the channel closed or failed (a client
+   * gone, a timeout, `maxPendingBytes`), the channel ended it (a server
+   * shutting down), or {@linkcode Body.abort} — and never after a clean
+   * end. Its `reason` says why. Pass it to whatever a producer awaits (a
+   * timer, an upstream `fetch`, a database cursor) to stop producing for
+   * nobody. Made on first use: idle writers cost nothing for it.
+   *
+   * @throws {TypeError} on a reader body (its type is `never` there).
+   */
+  get signal(): Rw extends "write" ? AbortSignal : never {
+    throw otherSide(this, "signal");
   }
 
   /**

@@ -63,4 +63,13 @@ export interface WriteChannel {
    * `nextOutput` returned `"close"`.
    */
   flush?(): void;
+  /**
+   * Optional. The application started watching the body's `signal`: report
+   * the output's loss (with `outputClosed`) as soon as it happens, even
+   * while nothing is written — a channel that otherwise notices only at
+   * its next write (a compressor over another body) must listen now.
+   * Called at most once, from the first read of `signal`, never after the
+   * output was lost.
+   */
+  watch?(): void;
 }

@@ -181,20 +181,57 @@ export function checkLimit(
 }
 
 /**
+ * Validates that `options` is `undefined` or an object whose own keys are
+ * all among `accepted`: a misspelt option must not pass silently.
+ *
+ * @throws {TypeError} `<caller>: unknown option "<key>" (accepted: …)`, or
+ *   for options that are not an object.
+ */
+export function checkOptions(
+  caller: string,
+  options: unknown,
+  accepted: readonly string[],
+  what = "options",
+): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `${caller}: ${what} must be an object, received ${describe(options)}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!accepted.includes(key)) {
+      const noun = what === "options" ? "option" : `${what} key`;
+      throw new TypeError(
+        `${caller}: unknown ${noun} "${key}" (accepted: ${
+          accepted.join(", ")
+        })`,
+      );
+    }
+  }
+}
+
+/** The options every body takes. */
+export const BODY_OPTIONS = ["bufferSize", "onError"] as const;
+
+/** The options of a writer body. */
+export const WRITER_OPTIONS = [
+  ...BODY_OPTIONS,
+  "contentLength",
+  "maxPendingBytes",
+] as const;
+
+/**
  * Validates the options every body takes (`bufferSize`, `onError`) for
- * `caller`; returns the buffer size, if given.
+ * `caller`, with no key outside `accepted`; returns the buffer size, if
+ * given.
  */
 export function checkBodyOptions(
   caller: string,
   options: { bufferSize?: unknown; onError?: unknown } | undefined,
+  accepted: readonly string[] = BODY_OPTIONS,
 ): number | undefined {
-  if (
-    options !== undefined && (options === null || typeof options !== "object")
-  ) {
-    throw new TypeError(
-      `${caller}: options must be an object, received ${describe(options)}`,
-    );
-  }
+  checkOptions(caller, options, accepted);
   const onError = options?.onError;
   if (onError !== undefined && typeof onError !== "function") {
     throw new TypeError(
@@ -207,7 +244,8 @@ export function checkBodyOptions(
 
 /**
  * Validates a writer's options for `caller`: `bufferSize`, and
- * `contentLength` and `maxPendingBytes` (safe integers ≥ 0, or undefined).
+ * `contentLength` and `maxPendingBytes` (safe integers ≥ 0, or undefined),
+ * with no key outside `accepted`.
  */
 export function checkWriterOptions(
   caller: string,
@@ -219,12 +257,13 @@ export function checkWriterOptions(
       maxPendingBytes?: unknown;
     }
     | undefined,
+  accepted: readonly string[] = WRITER_OPTIONS,
 ): {
   bufferSize: number | undefined;
   contentLength: number | undefined;
   maxPendingBytes: number | undefined;
 } {
-  const bufferSize = checkBodyOptions(caller, options);
+  const bufferSize = checkBodyOptions(caller, options, accepted);
   const contentLength = checkLimit(
     caller,
     "contentLength",

@@ -61,6 +61,10 @@ export class Writer extends Body<"write"> implements Progress {
   #taken = 0; // bytes handed to the channel, ever
   #delivered = 0; // bytes the channel reported written, ever
   #flushes: FlushQueue | null = null; // made at the first flush
+  #controller: AbortController | null = null; // made when `signal` is read
+  // Why the output was lost to the application (its channel closed, failed
+  // or ended it, or it was aborted); undefined while it was not.
+  #lost: unknown = undefined;
 
   /** `options` as checked by `checkWriterOptions`. */
   constructor(
@@ -178,6 +182,24 @@ export class Writer extends Body<"write"> implements Progress {
     return promise;
   }
 
+  override abort(reason?: unknown): void {
+    this.abortOutput(
+      reason === undefined
+        ? new Error("Body.abort: the body was aborted")
+        : reason,
+    );
+  }
+
+  override get signal(): AbortSignal {
+    let controller = this.#controller;
+    if (controller === null) {
+      controller = this.#controller = new AbortController();
+      if (this.#lost !== undefined) controller.abort(this.#lost);
+      else this.#channel.watch?.();
+    }
+    return controller.signal;
+  }
+
   override closeWriter(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
@@ -219,10 +241,16 @@ export class Writer extends Body<"write"> implements Progress {
     this.#settle();
   }
 
-  outputClosed(): void {
-    if (this.#output === "gone") return;
+  outputClosed(reason?: unknown): void {
+    const output = this.#output;
+    if (output === "gone") return;
     this.#output = "gone";
     this.#faraday = null; // nothing pending can be delivered any more
+    if (output !== "ended") {
+      this.#lose(
+        reason ?? new Error("Body: the output channel closed before the end"),
+      );
+    }
     this.#settle();
   }
 
@@ -233,6 +261,11 @@ export class Writer extends Body<"write"> implements Progress {
       this.#written(),
     );
     if (short) return this.abortOutput(short);
+    if (this.#state === "open") {
+      this.#lose(
+        new Error("Body: the output channel ended the body (a shutdown)"),
+      );
+    }
     this.#end();
   }
 
@@ -240,7 +273,7 @@ export class Writer extends Body<"write"> implements Progress {
     this.#state = "closed";
     const output = this.#output;
     if (output === "gone") return;
-    this.outputClosed();
+    this.outputClosed(reason);
     if (output !== "ended") this.#channel.abort(reason);
   }
 
@@ -287,8 +320,16 @@ export class Writer extends Body<"write"> implements Progress {
   // and the channel is told to abort. The application may go on writing
   // (its writes are dropped).
   #cut(reason: unknown): void {
-    this.outputClosed();
+    this.outputClosed(reason);
     this.#channel.abort(reason);
+  }
+
+  // The application's writes no longer reach the output: the signal, if
+  // one was made, aborts with `reason` (the first one).
+  #lose(reason: unknown): void {
+    if (this.#lost !== undefined) return;
+    this.#lost = reason;
+    this.#controller?.abort(reason);
   }
 
   // Whether the channel still takes output.

@@ -42,6 +42,13 @@ import {
 export { negotiateEncoding } from "./_compress/accept.ts";
 export type { Encoding };
 
+const COMPRESS_OPTIONS = [
+  "level",
+  "bufferSize",
+  "onError",
+  "maxPendingBytes",
+] as const;
+
 /** Options of {@linkcode compressBody}. */
 export interface CompressOptions {
   /**
@@ -129,7 +136,7 @@ export function compressBody(
       }`,
     );
   }
-  checkWriterOptions("compressBody", options);
+  checkWriterOptions("compressBody", options, COMPRESS_OPTIONS);
   const zip = openCompressor(encoding, options?.level);
   return new CompressSink(output, zip, options).body;
 }
@@ -200,6 +207,14 @@ class CompressSink implements WriteChannel {
 
   callbackError(error: unknown): void {
     this.#fail(error);
+  }
+
+  // The application watches the body's signal: an idle body must learn at
+  // once that output went away, not at its next write.
+  watch(): void {
+    this.#output.signal.addEventListener("abort", () => this.#lose(), {
+      once: true,
+    });
   }
 
   #pump(): void {
@@ -275,14 +290,15 @@ class CompressSink implements WriteChannel {
   #lose(): void {
     if (this.#state === "gone") return;
     this.#end("gone");
-    outputClosed(this.body);
+    // Output's own reason (its signal aborted already, or never will).
+    outputClosed(this.body, this.#output.signal.reason);
   }
 
   // A flush callback threw, or the compressor failed: both bodies close,
   // output without a clean end.
   #fail(error: unknown): void {
     this.#end("gone");
-    outputClosed(this.body);
+    outputClosed(this.body, error);
     abortOutput(this.#output, error);
     reportCallbackError("compressBody", this.#onError, error);
   }

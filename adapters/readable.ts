@@ -13,8 +13,15 @@
  */
 
 import { Body, type BodyOptions } from "../body.ts";
-import { checkLimit, describe } from "../_body/check.ts";
+import {
+  BODY_OPTIONS,
+  checkBodyOptions,
+  checkLimit,
+  describe,
+} from "../_body/check.ts";
 import { openReader } from "./_readable/source.ts";
+
+const READER_OPTIONS = [...BODY_OPTIONS, "maxBytes"] as const;
 
 /** Options of {@linkcode bodyFromReadable}. */
 export interface ReaderOptions extends BodyOptions {
@@ -66,12 +73,10 @@ export function bodyFromReadable(
   stream: ReadableStream<Uint8Array>,
   options?: ReaderOptions,
 ): Body<"read"> {
-  const maxBytes = checkLimit(
-    "bodyFromReadable",
-    "maxBytes",
-    options?.maxBytes,
-  );
-  return openReader("bodyFromReadable", stream, options, {
+  const caller = "bodyFromReadable";
+  const bufferSize = checkBodyOptions(caller, options, READER_OPTIONS);
+  const maxBytes = checkLimit(caller, "maxBytes", options?.maxBytes);
+  return openReader(caller, stream, bufferSize, {
     onError: options?.onError,
     maxBytes,
     overflow: (max) =>

@@ -133,8 +133,10 @@ export function writableFromBody(
   }
   const written = (result: string): void => {
     if (result !== "written") {
+      // The cause says why the output went (a client gone, a timeout).
       throw new Error(
         "writableFromBody: the body's output closed before the chunk was written",
+        { cause: body.signal.reason },
       );
     }
   };

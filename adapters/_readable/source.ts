@@ -12,7 +12,6 @@
 
 import {
   type Body,
-  type BodyOptions,
   createReader,
   DEFAULT_BUFFER_SIZE,
   deliverInput,
@@ -20,11 +19,7 @@ import {
   failInput,
   type ReadChannel,
 } from "../../body.ts";
-import {
-  checkBodyOptions,
-  describe,
-  reportCallbackError,
-} from "../../_body/check.ts";
+import { describe, reportCallbackError } from "../../_body/check.ts";
 
 // Larger BYOB views collapse on chunked uploads in Deno's server (Deno
 // 2.9.6, measured).
@@ -54,20 +49,26 @@ export interface SourceHooks {
   onAnswer?: () => void;
   /** The input ended, failed or was released: called once. */
   onEnd?: () => void;
+  /**
+   * The stream itself failed (its read rejected, or it ended short of the
+   * declared `length`) with `error`: called before the body fails with it,
+   * so before any `onEof(error)` runs.
+   */
+  onFail?: (error: unknown) => void;
 }
 
 /**
  * `bodyFromReadable` for `caller`, with `hooks`: the stream is locked at
  * once, read only while a read is scheduled, into one reused BYOB buffer
- * when it is a byte stream.
+ * of `min(bufferSize, 64 KiB)` (a `bufferSize` checked by the caller) when
+ * it is a byte stream.
  *
- * @throws {TypeError} when `stream` is not an unlocked ReadableStream, or
- *   for bad `options`.
+ * @throws {TypeError} when `stream` is not an unlocked ReadableStream.
  */
 export function openReader(
   caller: string,
   stream: ReadableStream<Uint8Array>,
-  options: BodyOptions | undefined,
+  bufferSize: number | undefined,
   hooks: SourceHooks,
 ): Body<"read"> {
   if (!(stream instanceof ReadableStream)) {
@@ -76,8 +77,8 @@ export function openReader(
     );
   }
   if (stream.locked) throw new TypeError(`${caller}: the stream is locked`);
-  const size = checkBodyOptions(caller, options) ?? DEFAULT_BUFFER_SIZE;
-  return new StreamSource(caller, stream, Math.min(size, MAX_VIEW), hooks).body;
+  const size = Math.min(bufferSize ?? DEFAULT_BUFFER_SIZE, MAX_VIEW);
+  return new StreamSource(caller, stream, size, hooks).body;
 }
 
 // The channel end of bodyFromReadable. Its promise handlers are bound once,
@@ -196,16 +197,17 @@ class StreamSource implements ReadChannel {
       this.#hooks.onEnd?.();
       return endInput(this.body);
     }
-    failInput(
-      this.body,
-      new Error(
-        `${this.#caller}: the body ended after ${this.#count} of ${length} bytes`,
-      ),
+    const error = new Error(
+      `${this.#caller}: the body ended after ${this.#count} of ${length} bytes`,
     );
+    this.#hooks.onFail?.(error);
+    failInput(this.body, error);
   }
 
   #onFailure = (error: unknown): void => {
     this.#hooks.onAnswer?.();
-    if (!this.#released) failInput(this.body, error);
+    if (this.#released) return;
+    this.#hooks.onFail?.(error);
+    failInput(this.body, error);
   };
 }

@@ -11,16 +11,22 @@
  */
 
 import { abortOutput, type Body, endOutput, failInput } from "../../body.ts";
-import { describe } from "../../_body/check.ts";
+import { checkOptions, describe } from "../../_body/check.ts";
 import { compressBody } from "../compress.ts";
 import { openReader } from "../_readable/source.ts";
-import { openStream, type StreamHooks } from "../_writable/sink.ts";
+import {
+  type OpenStream,
+  openStream,
+  type StreamHooks,
+} from "../_writable/sink.ts";
 import { checkTimeout, Deadlines, type Expiry } from "./clock.ts";
 import {
   bodyless,
+  checkInit,
   chooseEncoding,
   endedBody,
   failedBody,
+  initHeaders,
   quietError,
   requestLength,
   requestStream,
@@ -28,15 +34,32 @@ import {
   wholeResponse,
 } from "./http.ts";
 import { Reqd, type StreamingOptions, type Timeouts } from "./reqd.ts";
-import { type Server, timedOut, tooLarge, unavailable } from "./server.ts";
+import {
+  clientGone,
+  type Server,
+  timedOut,
+  tooLarge,
+  unavailable,
+} from "./server.ts";
+
+const STREAMING_OPTIONS = ["compress", "level"] as const;
 
 /**
  * - `"pending"`: no response chosen yet;
  * - `"responded"`: a whole response (or the library's own) was chosen;
  * - `"streaming"`: a streaming response is under way;
- * - `"finished"`: that stream closed, errored or was cancelled.
+ * - `"finished"`: that stream closed, errored or was cancelled;
+ * - `"gone"`: the client went away and the library settled the exchange:
+ *   a response Deno can finish with was handed out (or the stream
+ *   closed), both bodies are closed, and what the handler does next is
+ *   accepted quietly — writes dropped, a late response discarded.
  */
-type ExchangeState = "pending" | "responded" | "streaming" | "finished";
+type ExchangeState =
+  | "pending"
+  | "responded"
+  | "streaming"
+  | "finished"
+  | "gone";
 
 /** The `Reqd` of one request. */
 export class Exchange extends Reqd implements Expiry {
@@ -51,8 +74,10 @@ export class Exchange extends Reqd implements Expiry {
   #requestBody: Body<"read"> | null = null; // made on first use
   #failure: unknown = undefined; // closed the request body before it was taken
   #responseBody: Body<"write"> | null = null; // valid when streaming
-  #cut: ((reason: unknown) => void) | null = null; // cuts the response stream
+  #stream: OpenStream | null = null; // the response stream, when streaming
   #own: unknown = undefined; // the library's own error (limit, timeout)
+  #gone: unknown = undefined; // how the client's leaving showed (state "gone")
+  #late = false; // gone before the handler responded: its response is discarded
   #deadlines: Deadlines | null = null; // made when a side first waits
 
   constructor(
@@ -86,8 +111,8 @@ export class Exchange extends Reqd implements Expiry {
         `${method}: expected a string body, received ${describe(text)}`,
       );
     }
-    this.#expectPending(method);
-    this.#respond(wholeResponse(method, init, text, this.#request));
+    const response = wholeResponse(method, init, text, this.#request);
+    if (this.#expectPending(method)) this.#respond(response);
   }
 
   respondWithBigstring(
@@ -100,8 +125,8 @@ export class Exchange extends Reqd implements Expiry {
         `${method}: expected a Uint8Array body, received ${describe(bytes)}`,
       );
     }
-    this.#expectPending(method);
-    this.#respond(wholeResponse(method, init, bytes, this.#request));
+    const response = wholeResponse(method, init, bytes, this.#request);
+    if (this.#expectPending(method)) this.#respond(response);
   }
 
   respondWithStreaming(
@@ -109,9 +134,10 @@ export class Exchange extends Reqd implements Expiry {
     options?: StreamingOptions,
   ): Body<"write"> {
     const method = "Reqd.respondWithStreaming";
-    this.#expectPending(method);
-    const headers = new Headers(init?.headers);
-    const status = init?.status ?? 200;
+    const status = checkInit(method, init);
+    checkOptions(method, options, STREAMING_OPTIONS);
+    const live = this.#expectPending(method);
+    const headers = initHeaders(method, init);
     const head = this.#request.method === "HEAD";
     const contentLength = head ? undefined : responseLength(method, headers);
     const encoding = bodyless(status) || head
@@ -124,6 +150,12 @@ export class Exchange extends Reqd implements Expiry {
       // A compressing body holds the uncompressed bytes: its limit, then.
       maxPendingBytes: encoding === null ? server.maxPendingBytes : undefined,
     }, this.#streamHooks());
+    if (!live) {
+      // The client is gone: a body whose writes go nowhere, as on any
+      // writer whose output closed.
+      stream.drop(this.#gone);
+      return stream.body;
+    }
     const response = new Response(bodyless(status) ? null : stream.readable, {
       status,
       statusText: init?.statusText,
@@ -140,7 +172,7 @@ export class Exchange extends Reqd implements Expiry {
       },
     );
     this.#responseBody = body;
-    this.#cut = stream.cut;
+    this.#stream = stream;
     this.#state = "streaming";
     this.#handOut(response);
     if (bodyless(status)) {
@@ -170,6 +202,7 @@ export class Exchange extends Reqd implements Expiry {
         }`,
       );
     }
+    checkOptions(method, timeouts, ["readTimeout", "writeTimeout"]);
     const deadlines = this.#timers();
     const { readTimeout, writeTimeout } = timeouts;
     deadlines.set(
@@ -197,6 +230,7 @@ export class Exchange extends Reqd implements Expiry {
 
   /** The shutdown signal aborted with `reason`. */
   shutdown(reason: unknown): void {
+    if (this.#state === "gone") return;
     if (this.#state === "pending") this.#respond(unavailable());
     else if (this.#state === "streaming") endOutput(this.#responseBody!);
     this.#closeInput(reason);
@@ -207,15 +241,42 @@ export class Exchange extends Reqd implements Expiry {
     this.#own = error;
     this.#closeInput(error);
     if (this.#state === "pending") this.#respond(timedOut());
-    else if (this.#state === "streaming") this.#cut!(error);
+    else if (this.#state === "streaming") this.#stream!.cut(error);
     this.#updateLive();
   }
 
   /** Expiry: the response waited writeTimeout on the client. */
   writeExpired(error: Deno.errors.TimedOut): void {
     this.#own = error;
-    this.#cut!(error);
+    this.#stream!.cut(error);
     this.#closeInput(error);
+  }
+
+  // The client went away, as `error` showed (its upload failed, or Deno
+  // cancelled the response stream). Nothing the handler does can reach it
+  // any more: the exchange is settled now, so that it never holds a
+  // shutdown, and the disconnect is not reported as a failure.
+  #clientGone(error: unknown): void {
+    const state = this.#state;
+    if (state === "gone") return;
+    this.#gone = error;
+    this.#state = "gone";
+    if (state === "pending") {
+      this.#late = true;
+      this.#handOut(clientGone());
+    } else if (state === "streaming") this.#stream!.drop(error);
+    this.#closeInput(error);
+    this.#updateLive();
+    this.#server.disconnected(error, this.#request);
+  }
+
+  // Whether `error` is the client's leaving, or caused by it.
+  #isDisconnect(error: unknown): boolean {
+    for (let e = error, depth = 0; e != null && depth < 8; depth++) {
+      if (e === this.#gone) return true;
+      e = (e as { cause?: unknown }).cause;
+    }
+    return false;
   }
 
   // ---- the request body ----
@@ -229,9 +290,7 @@ export class Exchange extends Reqd implements Expiry {
     if (stream === null) return endedBody(onError);
     if (stream instanceof Error) return failedBody(stream, onError);
     const server = this.#server;
-    return openReader("Reqd.requestBody", stream, {
-      bufferSize: server.bufferSize,
-    }, {
+    return openReader("Reqd.requestBody", stream, server.bufferSize, {
       onError,
       maxBytes: server.maxBodyBytes,
       overflow: (max) =>
@@ -256,6 +315,9 @@ export class Exchange extends Reqd implements Expiry {
       // Released or ended: whatever read is still out waits on nothing the
       // handler needs.
       onEnd: () => this.#readAnswered(),
+      // The upload failed under the handler (the client reset or left):
+      // settled before the handler's onEof(error) runs.
+      onFail: (error) => this.#clientGone(error),
     });
   }
 
@@ -268,10 +330,13 @@ export class Exchange extends Reqd implements Expiry {
 
   // ---- responses ----
 
-  #expectPending(method: string): void {
-    if (this.#state !== "pending") {
-      throw new Error(`${method}: response already started`);
-    }
+  // Whether a response may be chosen now: false once the client is gone
+  // (the response is discarded quietly).
+  #expectPending(method: string): boolean {
+    const state = this.#state;
+    if (state === "pending") return true;
+    if (state === "gone" && this.#late) return false;
+    throw new Error(`${method}: response already started`);
   }
 
   #respond(response: Response): void {
@@ -291,9 +356,19 @@ export class Exchange extends Reqd implements Expiry {
     // A failure must never read as a clean end, whatever was thrown.
     const error = reported ??
       new Error("Reqd.reportException: a failure reported without an error");
+    const state = this.#state;
+    if (state === "gone") {
+      this.#closeInput(error);
+      if (!this.#isDisconnect(error)) {
+        console.error(
+          "withBody: a request failed after its client left:",
+          error,
+        );
+      }
+      return;
+    }
     const quiet = quietError(error, this.#own, this.#server);
     this.#closeInput(error);
-    const state = this.#state;
     if (state === "pending") {
       if (quiet !== null) return this.#respond(quiet());
       this.#state = "responded";
@@ -338,6 +413,7 @@ export class Exchange extends Reqd implements Expiry {
         this.#deadlines?.writeAnswered();
         this.#updateLive();
       },
+      onCancel: (error) => this.#clientGone(error),
       onEnqueue: () => this.#timers().writeWaits(),
       onTaken: () => this.#deadlines!.writeAnswered(),
     };

@@ -7,7 +7,7 @@
  */
 
 import { type Body, createReader, endInput, failInput } from "../../body.ts";
-import { describe } from "../../_body/check.ts";
+import { checkOptions, describe } from "../../_body/check.ts";
 import { type Encoding, negotiateEncoding } from "../compress.ts";
 import type { StreamingOptions } from "./reqd.ts";
 import { type Server, timedOut, tooLarge, unavailable } from "./server.ts";
@@ -62,13 +62,87 @@ export function requestLength(headers: Headers): number | undefined {
   return Number(declared);
 }
 
+const INIT_KEYS = ["status", "statusText", "headers"] as const;
+
+/**
+ * Checks a `ResponseInit` for `caller` as an argument: an object with no
+ * key but `status`, `statusText` and `headers`, a status from 200 to 599, a
+ * string status text. Returns the status (default 200). Header names and
+ * values are checked where the headers are built (`initHeaders`).
+ *
+ * @throws {TypeError} for a non-object, an unknown key or a wrong type.
+ * @throws {RangeError} for a status outside 200–599 or fractional.
+ */
+export function checkInit(caller: string, init: unknown): number {
+  if (init === undefined) return 200;
+  checkOptions(caller, init, INIT_KEYS, "init");
+  const { status, statusText } = init as ResponseInit;
+  if (statusText !== undefined && typeof statusText !== "string") {
+    throw new TypeError(
+      `${caller}: init.statusText must be a string, received ${
+        describe(statusText)
+      }`,
+    );
+  }
+  if (status === undefined) return 200;
+  if (typeof status !== "number") {
+    throw new TypeError(
+      `${caller}: init.status must be a number, received ${describe(status)}`,
+    );
+  }
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(
+      `${caller}: init.status must be an integer from 200 to 599, received ${status}`,
+    );
+  }
+  return status;
+}
+
+/**
+ * The headers of `init` as a `Headers`, an invalid name or value reported
+ * as `caller`'s `TypeError`.
+ */
+export function initHeaders(
+  caller: string,
+  init: ResponseInit | undefined,
+): Headers {
+  try {
+    return new Headers(init?.headers);
+  } catch (error) {
+    throw new TypeError(
+      `${caller}: init.headers: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+// `new Response(body, init)` with its errors (a bad status text, a header
+// Deno refuses) in `caller`'s words.
+function makeResponse(
+  caller: string,
+  body: BodyInit | null,
+  init: ResponseInit | undefined,
+): Response {
+  try {
+    return new Response(body, init);
+  } catch (error) {
+    throw new TypeError(`${caller}: init: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
 /**
  * A whole response with `body` for `request`. A string body stays a
  * string: Deno 2.9.6 serves those on a faster path than bytes (measured ~3 µs a
  * request).
  *
- * @throws {TypeError} for a body on a bodyless status, or a declared
- *   `content-length` that disagrees with the body (not checked for HEAD).
+ * @throws {TypeError} for a body on a bodyless status, a declared
+ *   `content-length` that disagrees with the body (not checked for HEAD),
+ *   or a bad `init`.
+ * @throws {RangeError} for a status outside 200–599.
  */
 export function wholeResponse(
   caller: string,
@@ -76,14 +150,15 @@ export function wholeResponse(
   body: string | Uint8Array,
   request: Request,
 ): Response {
-  const status = init?.status ?? 200;
+  const status = checkInit(caller, init);
   if (bodyless(status)) {
     if (body.length !== 0) {
       throw new TypeError(`${caller}: a ${status} response cannot have a body`);
     }
-    return new Response(null, init);
+    return makeResponse(caller, null, init);
   }
-  const response = new Response(
+  const response = makeResponse(
+    caller,
     body as string | Uint8Array<ArrayBuffer>,
     init,
   );

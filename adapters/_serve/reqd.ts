@@ -191,6 +191,15 @@ export interface WithBodyOptions {
    */
   signal?: AbortSignal;
   /**
+   * Called once for each client that went away before its exchange
+   * finished (its upload failed, or Deno cancelled its response), with
+   * how that showed. A client leaving is not a failure: nothing is logged
+   * for it unless you log it here (a metric, one quiet line). The
+   * exchange is settled by then: its bodies are closed, and a handler that
+   * responds later is ignored quietly.
+   */
+  onDisconnect?: (error: unknown, request: Request) => void;
+  /**
    * Milliseconds a scheduled read of a request body may wait for the
    * client (default 60,000; `Infinity`: no limit). Runs only while a read
    * waits on the client, restarting with every chunk. On expiry the read

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { checkBufferSize, checkLimit, describe } from "../../_body/check.ts";
+import {
+  checkBufferSize,
+  checkLimit,
+  checkOptions,
+  describe,
+} from "../../_body/check.ts";
 import { checkTimeout, Clock } from "./clock.ts";
 import type { BodyHandler, WithBodyOptions } from "./reqd.ts";
 
@@ -15,6 +20,17 @@ export interface Live {
   /** The shutdown signal aborted with `reason`. */
   shutdown(reason: unknown): void;
 }
+
+const WITH_BODY_OPTIONS = [
+  "bufferSize",
+  "maxBodyBytes",
+  "onError",
+  "signal",
+  "readTimeout",
+  "writeTimeout",
+  "maxPendingBytes",
+  "onDisconnect",
+] as const;
 
 /** The default `readTimeout` and `writeTimeout`: one minute. */
 export const DEFAULT_TIMEOUT = 60_000;
@@ -28,6 +44,7 @@ export class Server {
   readonly readTimeout: number;
   readonly writeTimeout: number;
   readonly onError: NonNullable<WithBodyOptions["onError"]>;
+  readonly onDisconnect: WithBodyOptions["onDisconnect"];
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock = new Clock();
   // Requests a shutdown must still reach (only kept with a signal): those
@@ -37,11 +54,7 @@ export class Server {
 
   constructor(handler: BodyHandler, options: WithBodyOptions) {
     checkFunction("expected a handler function", handler);
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `withBody: options must be an object, received ${describe(options)}`,
-      );
-    }
+    checkOptions("withBody", options, WITH_BODY_OPTIONS);
     this.handler = handler;
     const size = options.bufferSize;
     this.bufferSize = size === undefined
@@ -72,6 +85,11 @@ export class Server {
     const onError = options.onError ?? defaultOnError;
     checkFunction("onError must be a function", onError);
     this.onError = onError;
+    const onDisconnect = options.onDisconnect;
+    if (onDisconnect !== undefined) {
+      checkFunction("onDisconnect must be a function", onDisconnect);
+    }
+    this.onDisconnect = onDisconnect;
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new TypeError(
@@ -106,6 +124,17 @@ export class Server {
     }
   }
 
+  /** Tells `onDisconnect`, if given, that `request`'s client left. */
+  disconnected(error: unknown, request: Request): void {
+    const onDisconnect = this.onDisconnect;
+    if (onDisconnect === undefined) return;
+    try {
+      onDisconnect(error, request);
+    } catch (failure) {
+      console.error("withBody: onDisconnect threw:", failure);
+    }
+  }
+
   #shutdown(): void {
     const reason = this.signal!.reason;
     for (const exchange of this.live!) exchange.shutdown(reason);
@@ -122,6 +151,17 @@ export function defaultOnError(error: unknown): Response {
 /** `413`: the body is over `maxBodyBytes`. */
 export function tooLarge(max: number): Response {
   return text(413, `Payload Too Large: the limit is ${max} bytes\n`);
+}
+
+/**
+ * What Deno gets for a request whose client went away before the handler
+ * responded: nobody reads it; it lets Deno finish the request.
+ */
+export function clientGone(): Response {
+  return new Response(null, {
+    status: 499,
+    statusText: "Client Closed Request",
+  });
 }
 
 /** `503`: the server is shutting down. */

@@ -40,6 +40,11 @@ export interface StreamHooks {
    * cancelled (its reason): called once.
    */
   onEnd?(error?: unknown): void;
+  /**
+   * The consumer cancelled the stream (for a response: the client went
+   * away): called with the reason, after `onEnd`, once the body knows.
+   */
+  onCancel?(reason: unknown): void;
   /** A chunk was enqueued: the body now waits for the consumer to take it. */
   onEnqueue?(): void;
   /** The consumer took the chunk enqueued last. */
@@ -54,6 +59,12 @@ export interface OpenStream extends StreamingBody {
    * are dropped.
    */
   cut(reason: unknown): void;
+  /**
+   * The consumer is gone already (nobody will read what follows): the
+   * body's output is lost as by `cut`, and the readable closes, so that its
+   * reader (Deno's server) finishes without logging a failure.
+   */
+  drop(reason: unknown): void;
 }
 
 /**
@@ -72,6 +83,7 @@ export function openStream(
     body: sink.body,
     readable: sink.readable(),
     cut: (reason) => sink.cut(reason),
+    drop: (reason) => sink.drop(reason),
   };
 }
 
@@ -117,12 +129,24 @@ export class StreamSink
 
   cancel(reason: unknown): void {
     this.#end(reason);
-    outputClosed(this.body);
+    const error = new Error(
+      "streamingBody: the stream's consumer cancelled it",
+      {
+        cause: reason,
+      },
+    );
+    outputClosed(this.body, error);
+    this.#hooks?.onCancel?.(error);
+  }
+
+  drop(reason: unknown): void {
+    if (this.#end(reason)) this.#controller!.close();
+    outputClosed(this.body, reason);
   }
 
   cut(reason: unknown): void {
     this.#fail(reason);
-    outputClosed(this.body);
+    outputClosed(this.body, reason);
   }
 
   wake(): void {
@@ -135,7 +159,7 @@ export class StreamSink
 
   callbackError(error: unknown): void {
     this.#fail(error);
-    outputClosed(this.body);
+    outputClosed(this.body, error);
     reportCallbackError("streamingBody", this.#hooks?.onError, error);
   }
 

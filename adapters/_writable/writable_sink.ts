@@ -49,7 +49,7 @@ export class WritableSink implements WriteChannel {
   }
 
   callbackError(error: unknown): void {
-    outputClosed(this.body);
+    outputClosed(this.body, error);
     this.abort(error);
     reportCallbackError("bodyFromWritable", this.#onError, error);
   }
@@ -78,7 +78,7 @@ export class WritableSink implements WriteChannel {
 
   // The stream errored: the reason already reached whoever errored it; for
   // the body it means "closed".
-  #broken = (): void => {
-    outputClosed(this.body);
+  #broken = (error: unknown): void => {
+    outputClosed(this.body, error);
   };
 }
