@@ -179,12 +179,13 @@ export function toBytes(
  * if (text !== "héllo") throw new Error(text);
  * ```
  */
-export async function toText(
+export function toText(
   body: Body<"read">,
   options?: ToBytesOptions,
 ): Promise<string> {
-  const bytes = await collect("toText", body, options);
-  return new TextDecoder().decode(bytes);
+  return collect("toText", body, options).then((bytes) =>
+    new TextDecoder().decode(bytes)
+  );
 }
 
 // Reads `body` to its end into a buffer that doubles as it fills.
