@@ -56,6 +56,7 @@ export {
 } from "./adapters/compress.ts";
 export {
   type BodyHandler,
+  type FetchHandler,
   Reqd,
   type StreamingOptions,
   type Timeouts,

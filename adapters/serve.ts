@@ -22,6 +22,7 @@
 import { Exchange } from "./_serve/exchange.ts";
 import {
   type BodyHandler,
+  type FetchHandler,
   Reqd,
   type StreamingOptions,
   type Timeouts,
@@ -31,6 +32,7 @@ import { Server, tooLarge, unavailable } from "./_serve/server.ts";
 
 export {
   type BodyHandler,
+  type FetchHandler,
   Reqd,
   type StreamingOptions,
   type Timeouts,
@@ -48,7 +50,15 @@ export type { Encoding } from "./compress.ts";
  * a body the `Reqd` owns, are reported through `reqd.reportException`:
  * nothing escapes as an uncaught error.
  *
- * @param handler receives one {@linkcode Reqd} per request.
+ * One `withBody` per route is the way to use it inside a framework: pass
+ * the route's context as the fetch handler's third argument and it
+ * reaches the handler as its second (`withBody<Context>((reqd, c) => …)`,
+ * then `(c) => handler(c.req.raw, undefined, c)` in Hono). A `withBody`
+ * per request works too, at the cost of checking the options each time —
+ * but not with a `signal`: each `withBody` listens on it until it aborts.
+ *
+ * @param handler receives one {@linkcode Reqd} per request, and the
+ *   context the fetch handler was called with.
  * @param options limits, timeouts, error response, shutdown signal.
  * @returns the fetch handler.
  * @throws {TypeError} for a handler that is not a function, or an option
@@ -76,21 +86,20 @@ export type { Encoding } from "./compress.ts";
  * if (await response.text() !== "ping") throw new Error("no echo");
  * ```
  */
-export function withBody(
-  handler: BodyHandler,
+export function withBody<C = undefined>(
+  handler: BodyHandler<C>,
   options?: WithBodyOptions,
-): (
-  request: Request,
-  info?: Deno.ServeHandlerInfo,
-) => Response | Promise<Response> {
-  const server = new Server(handler, options ?? {});
-  return (request, info) => handle(server, request, info);
+): FetchHandler<C> {
+  const server = new Server(handler as BodyHandler<unknown>, options ?? {});
+  return ((request, info, context) =>
+    handle(server, request, info, context)) as FetchHandler<C>;
 }
 
 function handle(
   server: Server,
   request: Request,
   info: Deno.ServeHandlerInfo | undefined,
+  context: unknown,
 ): Response | Promise<Response> {
   if (server.signal?.aborted) return unavailable();
   const max = server.maxBodyBytes;
@@ -100,7 +109,7 @@ function handle(
   }
   const exchange = new Exchange(server, request, info);
   try {
-    const result = server.handler(exchange);
+    const result = server.handler(exchange, context);
     if (result instanceof Promise) {
       result.then(undefined, (error) => exchange.reportException(error));
     }

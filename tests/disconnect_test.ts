@@ -81,11 +81,16 @@ async function cutUpload(
 test("a handler that ignores a failed upload no longer holds the shutdown: the client's leaving settles it", async (deadline) => {
   const reading = Promise.withResolvers<void>();
   const left: unknown[] = [];
+  const heard = Promise.withResolvers<void>();
   await using server = serve(deadline, respondsOnlyWhenComplete(reading), {
-    onDisconnect: (error) => void left.push(error),
+    onDisconnect: (error) => {
+      left.push(error);
+      heard.resolve();
+    },
   });
   await cutUpload(server.port, deadline, reading.promise);
-  await until(() => left.length === 1, "onDisconnect");
+  await within(deadline, heard.promise, "onDisconnect");
+  assert.equal(left.length, 1);
   await server.shutdown(3000); // hung forever before
   assert.ok(left[0] instanceof Error, String(left[0]));
   assert.deepEqual(server.logs, []);
@@ -115,6 +120,7 @@ test("a client that leaves mid-upload logs nothing when the handler reports the 
 test("a client that leaves mid-upload is heard of once by onDisconnect, with the upload's error", async (deadline) => {
   const failed = Promise.withResolvers<unknown>();
   const left: unknown[] = [];
+  const heard = Promise.withResolvers<void>();
   await using server = serve(deadline, (reqd) => {
     (async () => {
       for await (const _ of chunks(reqd.requestBody));
@@ -269,11 +275,17 @@ test("an error reported after a shutdown's 503 is still logged; the shutdown rea
 test("over h2c, a client that resets a stream short of its declared length settles the exchange", async (deadline) => {
   const reading = Promise.withResolvers<void>();
   const left: unknown[] = [];
+  const heard = Promise.withResolvers<void>();
   await using server = serveOver(
     h2c,
     deadline,
     respondsOnlyWhenComplete(reading),
-    { onDisconnect: (error) => void left.push(error) },
+    {
+      onDisconnect: (error) => {
+        left.push(error);
+        heard.resolve();
+      },
+    },
   );
   using conn = await server.connect();
   await conn.request(1, {
@@ -284,7 +296,8 @@ test("over h2c, a client that resets a stream short of its declared length settl
   await conn.data(1, new Uint8Array(32 * KiB));
   await within(deadline, reading.promise, "the handler reading");
   await conn.reset(1, ErrorCode.CANCEL); // Deno reads this as a clean end
-  await until(() => left.length === 1, "onDisconnect");
+  await within(deadline, heard.promise, "onDisconnect");
+  assert.equal(left.length, 1);
   await server.shutdown(3000);
   assert.deepEqual(server.logs, []);
 });

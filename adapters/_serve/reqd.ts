@@ -160,8 +160,30 @@ export abstract class Reqd {
   abstract setTimeouts(timeouts: Timeouts): void;
 }
 
-/** An httpaf-style handler: it answers through `reqd`, now or later. */
-export type BodyHandler = (reqd: Reqd) => void | Promise<void>;
+/**
+ * An httpaf-style handler: it answers through `reqd`, now or later.
+ * `context` is what the caller of the fetch handler passed as its third
+ * argument (a framework's route context), `undefined` under `Deno.serve`.
+ */
+export type BodyHandler<C = undefined> = (
+  reqd: Reqd,
+  context: C,
+) => void | Promise<void>;
+
+/**
+ * The fetch handler `withBody` returns: `(request, info?)` for
+ * `Deno.serve`, and with a context (`C` not `undefined`) a third argument
+ * that reaches the handler as its second — a framework's route context.
+ */
+export type FetchHandler<C = undefined> = C extends undefined ? (
+    request: Request,
+    info?: Deno.ServeHandlerInfo,
+  ) => Response | Promise<Response>
+  : (
+    request: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    context: C,
+  ) => Response | Promise<Response>;
 
 /** Options of {@linkcode withBody}, checked when `withBody` is called. */
 export interface WithBodyOptions {

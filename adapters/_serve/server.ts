@@ -37,7 +37,7 @@ export const DEFAULT_TIMEOUT = 60_000;
 
 /** One `withBody`: options, clock and the live requests. */
 export class Server {
-  readonly handler: BodyHandler;
+  readonly handler: BodyHandler<unknown>;
   readonly bufferSize: number | undefined;
   readonly maxBodyBytes: number | undefined;
   readonly maxPendingBytes: number | undefined;
@@ -52,7 +52,7 @@ export class Server {
   // body still being read.
   readonly live: Set<Live> | null;
 
-  constructor(handler: BodyHandler, options: WithBodyOptions) {
+  constructor(handler: BodyHandler<unknown>, options: WithBodyOptions) {
     checkFunction("expected a handler function", handler);
     checkOptions("withBody", options, WITH_BODY_OPTIONS);
     this.handler = handler;
