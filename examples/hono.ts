@@ -17,6 +17,9 @@
  */
 
 import { createHash } from "node:crypto";
+// Hono is this example's, not the library's: pinned here (and in the
+// tests' lockfile), out of what the demo server resolves.
+// deno-lint-ignore no-import-prefix
 import { type Context, Hono } from "npm:hono@4.13.19";
 import { chunks, withBody, type WithBodyOptions } from "@httpaf/body";
 import { serveUntilSignal } from "./_serve.ts";

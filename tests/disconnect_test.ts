@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { RawClient } from "./_harness/raw_http.ts";
 import { ErrorCode } from "./_harness/h2frames.ts";
-import { randomBytes, until } from "./_harness/util.ts";
+import { randomBytes } from "./_harness/util.ts";
 import {
   chunks,
   type FlushResult,
@@ -120,7 +120,6 @@ test("a client that leaves mid-upload logs nothing when the handler reports the 
 test("a client that leaves mid-upload is heard of once by onDisconnect, with the upload's error", async (deadline) => {
   const failed = Promise.withResolvers<unknown>();
   const left: unknown[] = [];
-  const heard = Promise.withResolvers<void>();
   await using server = serve(deadline, (reqd) => {
     (async () => {
       for await (const _ of chunks(reqd.requestBody));
