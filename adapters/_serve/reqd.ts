@@ -161,14 +161,15 @@ export abstract class Reqd {
 }
 
 /**
- * An httpaf-style handler: it answers through `reqd`, now or later.
- * `context` is what the caller of the fetch handler passed as its third
+ * An httpaf-style handler: it answers through `reqd`, now or later. What
+ * it returns is ignored, but a promise it returns is watched: a rejection
+ * is reported through `reqd.reportException`. `context` is what the caller of the fetch handler passed as its third
  * argument (a framework's route context), `undefined` under `Deno.serve`.
  */
 export type BodyHandler<C = undefined> = (
   reqd: Reqd,
   context: C,
-) => void | Promise<void>;
+) => unknown;
 
 /**
  * The fetch handler `withBody` returns: `(request, info?)` for

@@ -11,6 +11,7 @@ import { compress } from "./compress.ts";
 import { download } from "./download.ts";
 import { h2c, h2tls } from "./h2.ts";
 import { hello } from "./hello.ts";
+import { hono } from "./hono.ts";
 import { idle } from "./idle.ts";
 import { slow } from "./slow_uploads.ts";
 import { stalled } from "./stalled.ts";
@@ -25,6 +26,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   download,
   upload,
   hello,
+  hono,
   idle,
   stalled,
   slow,

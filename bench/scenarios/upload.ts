@@ -1,7 +1,8 @@
 /**
- * `upload`: 256 MiB streamed up (chunked) — ours (`scheduleRead` loop) vs
- * `for await` vs a BYOB loop into one reused 64 KiB buffer (short runs:
- * twice the rounds); then the allocation pass of `upload_gc.ts`.
+ * `upload`: 256 MiB streamed up (chunked) — ours (`scheduleRead` loop), ours
+ * the everyday way (`for await … of chunks(body)`), `for await` over
+ * `request.body` and a BYOB loop into one reused 64 KiB buffer (short
+ * runs: twice the rounds); then the allocation pass of `upload_gc.ts`.
  *
  * @module
  */
@@ -71,13 +72,27 @@ export function readsNote(replies: Replies): string {
 export async function upload(ctx: Context): Promise<void> {
   const bytes = ctx.sizes.uploadBytes;
   const replies: Replies = {};
-  await sideBySide(ctx, {
+  await sideBySide<keyof typeof UPLOADERS | "chunks">(ctx, {
     scenario: `HTTP ${bytes / 2 ** 20} MiB upload consumed`,
     rounds: ctx.rounds * 2,
-    contenders: UPLOADERS,
+    contenders: { ...UPLOADERS, chunks: "upload_chunks.ts" },
     run: recorded(replies, (server) => ctx.post(server, bytes)),
     unit: MIB_S,
-    rows: uploadRows(atLeast(0.95), atLeast(1)),
+    rows: [
+      ...uploadRows(atLeast(0.95), atLeast(1)),
+      {
+        ours: "chunks",
+        vs: "byob",
+        label: "ours, for await of chunks(body), vs BYOB",
+        target: atLeast(0.95),
+      },
+      {
+        ours: "chunks",
+        vs: "forAwait",
+        label: "ours, for await of chunks(body), vs for-await",
+        target: atLeast(1.1),
+      },
+    ],
   });
   ctx.report.notes.push(`HTTP/1.1 upload (chunked): ${readsNote(replies)}`);
   await uploadGc(ctx, UPLOADERS);
