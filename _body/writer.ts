@@ -51,6 +51,11 @@ type WriterState = "open" | "closed";
  */
 type OutputState = "live" | "waiting" | "ending" | "ended" | "gone";
 
+// Why a writer's output was lost, kept until its signal is made.
+class Lost {
+  constructor(readonly reason: unknown) {}
+}
+
 /** A writer body: `Body<"write">`. */
 export class Writer extends Body<"write"> implements Progress {
   readonly #channel: WriteChannel;
@@ -61,10 +66,10 @@ export class Writer extends Body<"write"> implements Progress {
   #taken = 0; // bytes handed to the channel, ever
   #delivered = 0; // bytes the channel reported written, ever
   #flushes: FlushQueue | null = null; // made at the first flush
-  #controller: AbortController | null = null; // made when `signal` is read
-  // Why the output was lost to the application (its channel closed, failed
-  // or ended it, or it was aborted); undefined while it was not.
-  #lost: unknown = undefined;
+  // `signal`'s controller once read; before that, why the output was lost
+  // to the application (its channel closed, failed or ended it, or it was
+  // aborted) if it was; null while neither. One field: idle writers are many.
+  #signal: AbortController | Lost | null = null;
 
   /** `options` as checked by `checkWriterOptions`. */
   constructor(
@@ -191,12 +196,11 @@ export class Writer extends Body<"write"> implements Progress {
   }
 
   override get signal(): AbortSignal {
-    let controller = this.#controller;
-    if (controller === null) {
-      controller = this.#controller = new AbortController();
-      if (this.#lost !== undefined) controller.abort(this.#lost);
-      else this.#channel.watch?.();
-    }
+    const held = this.#signal;
+    if (held instanceof AbortController) return held.signal;
+    const controller = this.#signal = new AbortController();
+    if (held !== null) controller.abort(held.reason);
+    else this.#channel.watch?.();
     return controller.signal;
   }
 
@@ -327,9 +331,9 @@ export class Writer extends Body<"write"> implements Progress {
   // The application's writes no longer reach the output: the signal, if
   // one was made, aborts with `reason` (the first one).
   #lose(reason: unknown): void {
-    if (this.#lost !== undefined) return;
-    this.#lost = reason;
-    this.#controller?.abort(reason);
+    const held = this.#signal;
+    if (held === null) this.#signal = new Lost(reason);
+    else if (held instanceof AbortController) held.abort(reason); // first wins
   }
 
   // Whether the channel still takes output.

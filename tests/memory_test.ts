@@ -3,9 +3,10 @@
 // averaged over many, after full collections.
 import assert from "node:assert/strict";
 import { streamingBody } from "../mod.ts";
+import { createWriter } from "../body.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
-const N = 20_000;
+const N = 10_000;
 const WARM_UP = 2_000;
 const ROUNDS = 5;
 
@@ -134,6 +135,25 @@ Deno.test({
     assert.ok(
       ours <= 1.3 * raw,
       `drained streamingBody ${ours.toFixed(0)} B vs raw ${raw.toFixed(0)} B`,
+    );
+  },
+});
+
+Deno.test({
+  name: "a writer makes its signal only when read: an idle writer holds none",
+  ignore: gc === undefined,
+  async fn() {
+    const channel = { wake() {}, abort() {}, callbackError() {} };
+    const idle = await measure(() => createWriter(channel));
+    const watched = await measure(() => {
+      const writer = createWriter(channel);
+      void writer.signal;
+      return writer;
+    });
+    assert.ok(idle <= 128, `an idle writer holds ${idle.toFixed(0)} B`);
+    assert.ok(
+      watched - idle >= 100,
+      `a read signal added only ${(watched - idle).toFixed(0)} B`,
     );
   },
 });
