@@ -300,3 +300,35 @@ test("over h2c, a client that resets a stream short of its declared length settl
   await server.shutdown(3000);
   assert.deepEqual(server.logs, []);
 });
+
+test("a handler that responds after the library answered its request (a shutdown's 503, a 413) is ignored quietly", async (deadline) => {
+  const stop = new AbortController();
+  const handled = Promise.withResolvers<Reqd>();
+  const overflowed = Promise.withResolvers<Reqd>();
+  await using server = serve(deadline, (reqd) => {
+    if (reqd.request.method === "GET") return handled.resolve(reqd);
+    const body = reqd.requestBody;
+    const onRead = () => body.scheduleRead({ onRead, onEof });
+    const onEof = () => overflowed.resolve(reqd);
+    body.scheduleRead({ onRead, onEof });
+  }, { signal: stop.signal, maxBodyBytes: 10 });
+
+  const tooLarge = server.fetch("/", {
+    method: "POST",
+    body: new Blob(["more than ten bytes"]).stream(),
+    duplex: "half",
+  } as RequestInit);
+  const late413 = await within(deadline, overflowed.promise, "the overflow");
+  assert.equal((await tooLarge).status, 413);
+  late413.respondWithString({ status: 200 }, "too late"); // no throw
+
+  const pending = server.fetch("/");
+  const late503 = await within(deadline, handled.promise, "the handler");
+  stop.abort(new Error("shutting down"));
+  assert.equal((await pending).status, 503);
+  const body = late503.respondWithStreaming({ status: 200 }); // no throw
+  assert.equal(body.isClosed(), true);
+  assert.equal(await body.flush(), "closed");
+  await server.shutdown();
+  assert.deepEqual(server.logs, []);
+});

@@ -77,7 +77,10 @@ export class Exchange extends Reqd implements Expiry {
   #stream: OpenStream | null = null; // the response stream, when streaming
   #own: unknown = undefined; // the library's own error (limit, timeout)
   #gone: unknown = undefined; // how the client's leaving showed (state "gone")
-  #late = false; // gone before the handler responded: its response is discarded
+  // The library answered for a handler that had not responded (a limit, a
+  // timeout, a shutdown, a client gone): a response it makes later is
+  // discarded quietly, not an error.
+  #late = false;
   #deadlines: Deadlines | null = null; // made when a side first waits
 
   constructor(
@@ -151,9 +154,13 @@ export class Exchange extends Reqd implements Expiry {
       maxPendingBytes: encoding === null ? server.maxPendingBytes : undefined,
     }, this.#streamHooks());
     if (!live) {
-      // The client is gone: a body whose writes go nowhere, as on any
-      // writer whose output closed.
-      stream.drop(this.#gone);
+      // Answered already (the client is gone, a limit, a timeout, a
+      // shutdown): a body whose writes go nowhere, as on any writer whose
+      // output closed.
+      stream.drop(
+        this.#gone ?? this.#own ?? this.#server.signal?.reason ??
+          new Error(`${method}: the library answered this request already`),
+      );
       return stream.body;
     }
     const response = new Response(bodyless(status) ? null : stream.readable, {
@@ -231,7 +238,7 @@ export class Exchange extends Reqd implements Expiry {
   /** The shutdown signal aborted with `reason`. */
   shutdown(reason: unknown): void {
     if (this.#state === "gone") return;
-    if (this.#state === "pending") this.#respond(unavailable());
+    if (this.#state === "pending") this.#preempt(unavailable());
     else if (this.#state === "streaming") endOutput(this.#responseBody!);
     this.#closeInput(reason);
   }
@@ -240,7 +247,7 @@ export class Exchange extends Reqd implements Expiry {
   readExpired(error: Deno.errors.TimedOut): void {
     this.#own = error;
     this.#closeInput(error);
-    if (this.#state === "pending") this.#respond(timedOut());
+    if (this.#state === "pending") this.#preempt(timedOut());
     else if (this.#state === "streaming") this.#stream!.cut(error);
     this.#updateLive();
   }
@@ -299,7 +306,7 @@ export class Exchange extends Reqd implements Expiry {
         ),
       onOverflow: () => {
         if (this.#state === "pending") {
-          this.#respond(tooLarge(server.maxBodyBytes!));
+          this.#preempt(tooLarge(server.maxBodyBytes!));
         }
       },
       length: requestLength(this.#request.headers),
@@ -330,13 +337,20 @@ export class Exchange extends Reqd implements Expiry {
 
   // ---- responses ----
 
-  // Whether a response may be chosen now: false once the client is gone
-  // (the response is discarded quietly).
+  // Whether a response may be chosen now: false once the library answered
+  // for the handler (the response is discarded quietly); a handler that
+  // responds twice gets an error.
   #expectPending(method: string): boolean {
     const state = this.#state;
     if (state === "pending") return true;
-    if (state === "gone" && this.#late) return false;
+    if (this.#late) return false;
     throw new Error(`${method}: response already started`);
+  }
+
+  // The library's own response for a handler that had not responded.
+  #preempt(response: Response): void {
+    this.#late = true;
+    this.#respond(response);
   }
 
   #respond(response: Response): void {
@@ -370,7 +384,7 @@ export class Exchange extends Reqd implements Expiry {
     const quiet = quietError(error, this.#own, this.#server);
     this.#closeInput(error);
     if (state === "pending") {
-      if (quiet !== null) return this.#respond(quiet());
+      if (quiet !== null) return this.#preempt(quiet());
       this.#state = "responded";
       this.#server.errorResponse(error, this.#request).then((response) =>
         this.#respond(response)

@@ -38,7 +38,10 @@ export interface Timeouts {
 
 /**
  * httpaf's request descriptor: the request, its body, and the ways to
- * respond. Made by `withBody`, one per request. Nothing a `Reqd` method does
+ * respond. Responding twice is an error; a response made after the library
+ * answered for the handler (`413`, `408`, a shutdown's `503`, a client that
+ * left) is discarded quietly, and `respondWithStreaming` then returns a
+ * closed body whose writes go nowhere. Made by `withBody`, one per request. Nothing a `Reqd` method does
  * throws once the response is under way but the documented misuse errors;
  * `reportException` and `requestBody` never throw.
  *
