@@ -36,7 +36,9 @@ const IN_FLIGHT = 2;
  * input ended: closed after a clean end; aborted (never a clean end) when
  * the input fails. When `output` goes away first (its `signal` aborts, a
  * flush answers `"closed"`), `input` is closed at once, releasing its
- * source: a client that leaves stops the upstream it was reading.
+ * source: a client that leaves stops the upstream it was reading. An
+ * output that its channel ends early (a server shutting down) is aborted
+ * rather than ended: it does not carry the whole input.
  * Backpressure holds both ways: at most two chunks are on their way to the
  * output while the next is read, and the next read waits for them. Each
  * chunk is copied once into the output (the input's memory is borrowed).
@@ -142,11 +144,15 @@ class Pipe {
     else this.#finish({ outcome: "ended", bytes: this.#bytes });
   };
 
-  // The output went away: stop reading, release the input's source.
+  // The output went away, or its channel ended it early (a shutdown):
+  // stop reading, release the input's source. An output the channel was
+  // ending is aborted instead: what it carries is not the whole input, and
+  // must not end like it.
   #gone = (): void => {
     if (this.#state === "done") return;
     this.#finish({ outcome: "closed", bytes: this.#bytes });
     this.#input.closeReader(); // a pending read is answered onEof(): ignored
+    this.#output.abort(this.#output.signal.reason); // no effect once gone
   };
 
   #fail(error: unknown): void {

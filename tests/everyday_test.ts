@@ -480,3 +480,19 @@ Deno.test("reading signal on a reader body is a TypeError", () => {
   );
   endInput(r.body);
 });
+
+Deno.test("pipeBody aborts an output its channel ends early: a shutdown never ends a pipe cleanly", async () => {
+  const r = manualReader();
+  const aborted: unknown[] = [];
+  const output = createWriter({
+    wake() {},
+    abort: (reason) => void aborted.push(reason),
+    callbackError() {},
+  });
+  const piped = pipeBody(r.body, output);
+  await until(() => r.requests === 1, "a read");
+  endOutput(output); // what a shutdown does to a streaming response
+  assert.equal((await piped).outcome, "closed");
+  assert.equal(aborted.length, 1);
+  assert.deepEqual(r.released, [undefined]);
+});

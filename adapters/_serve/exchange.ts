@@ -132,6 +132,17 @@ export class Exchange extends Reqd implements Expiry {
     if (this.#expectPending(method)) this.#respond(response);
   }
 
+  respondWith(response: Response): void {
+    const method = "Reqd.respondWith";
+    if (!(response instanceof Response)) {
+      throw new TypeError(
+        `${method}: expected a Response, received ${describe(response)}`,
+      );
+    }
+    if (this.#expectPending(method)) this.#respond(response);
+    else response.body?.cancel().catch(() => {}); // nobody will read it
+  }
+
   respondWithStreaming(
     init?: ResponseInit,
     options?: StreamingOptions,

@@ -136,6 +136,18 @@ export abstract class Reqd {
   ): Body<"write">;
 
   /**
+   * Responds with a `Response` you made, as it is: its body (a stream Deno
+   * reads natively, such as a file's or an upstream `fetch`'s) is Deno's,
+   * outside the library — no timeout, limit or flush applies to it. For the
+   * native pass-through of a file or an upstream body.
+   *
+   * @param response the response.
+   * @throws {TypeError} when `response` is not a `Response`.
+   * @throws {Error} `Reqd.respondWith: response already started`.
+   */
+  abstract respondWith(response: Response): void;
+
+  /**
    * Reports a failure of this request; never throws. Before any response:
    * the response is made by `options.onError` (default `500`, plain text
    * `Internal Server Error`, the error logged). While streaming: the
