@@ -55,6 +55,16 @@ export {
   negotiateEncoding,
 } from "./adapters/compress.ts";
 export {
+  DEFAULT_MAX_HEADER_BYTES,
+  multipart,
+  type MultipartCallbacks,
+  type MultipartForm,
+  type MultipartOptions,
+  type MultipartPart,
+  multipartWriter,
+  type PartInit,
+} from "./adapters/multipart.ts";
+export {
   type BodyHandler,
   type FetchHandler,
   Reqd,

@@ -221,9 +221,33 @@ export function chooseEncoding(
 }
 
 /**
+ * The mark of an error of the client's making found by another capability
+ * of the library (`multipart`: `413` for a limit, `400` for a malformed
+ * form): reported back, it answers that status quietly, as `maxBodyBytes`
+ * does. A registered symbol, because `withBody` is not built on those
+ * capabilities (the same `Symbol.for` key is set there).
+ */
+const CLIENT_STATUS = Symbol.for("@httpaf/body/client-status");
+
+const CLIENT_TEXT: Record<number, string> = {
+  400: "Bad Request\n",
+  413: "Payload Too Large\n",
+};
+
+/** The status an error's {@linkcode CLIENT_STATUS} mark asks for, or 0. */
+function clientStatus(error: unknown): number {
+  if (!(error instanceof Error) || !Object.hasOwn(error, CLIENT_STATUS)) {
+    return 0;
+  }
+  const status = (error as unknown as Record<symbol, unknown>)[CLIENT_STATUS];
+  return typeof status === "number" && status in CLIENT_TEXT ? status : 0;
+}
+
+/**
  * The response for an error the library made itself and a handler
- * reported back (`own`: a `maxBodyBytes` overflow or a timeout), or for
- * the shutdown reason; null for any other error.
+ * reported back (`own`: a `maxBodyBytes` overflow or a timeout; or an
+ * error marked {@linkcode CLIENT_STATUS}), or for the shutdown reason;
+ * null for any other error.
  */
 export function quietError(
   error: unknown,
@@ -234,6 +258,14 @@ export function quietError(
     return own instanceof Deno.errors.TimedOut
       ? timedOut
       : () => tooLarge(server.maxBodyBytes!);
+  }
+  const status = clientStatus(error);
+  if (status !== 0) {
+    return () =>
+      new Response(CLIENT_TEXT[status], {
+        status,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
   }
   return server.isShutdown(error) ? unavailable : null;
 }

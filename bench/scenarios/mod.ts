@@ -13,6 +13,7 @@ import { h2c, h2tls } from "./h2.ts";
 import { hello } from "./hello.ts";
 import { hono } from "./hono.ts";
 import { idle } from "./idle.ts";
+import { multipart } from "./multipart.ts";
 import { slow } from "./slow_uploads.ts";
 import { stalled } from "./stalled.ts";
 import { stream } from "./stream.ts";
@@ -25,6 +26,7 @@ export const SCENARIOS: Record<string, Scenario> = {
   stream,
   download,
   upload,
+  multipart,
   hello,
   hono,
   idle,
