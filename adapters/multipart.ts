@@ -76,12 +76,13 @@ export interface MultipartPart {
 export interface MultipartCallbacks {
   /**
    * A part begins: called once per part, in order, each only after the
-   * previous part's body reached its end (its `onEof` ran) or was closed.
-   * It may be async (read the part, then return): the next part still
-   * waits for this part's body, not for the promise. An exception it
-   * throws, or a rejection of the promise it returns, ends the parse: the
-   * input is closed and `onEnd` receives the error (or `console.error`,
-   * when `onEnd` was called already).
+   * previous part's body reached its end (its `onEof` ran) or was closed
+   * and, when `onPart` returned a promise, after that promise settled: an
+   * async handler (`for await (const bytes of chunks(part.body))`, then
+   * its own work) runs to its end before the next part, and `onEnd`,
+   * begin. An exception it throws, or a rejection of the promise it
+   * returns, ends the parse: the input is closed and `onEnd` receives the
+   * error (or `console.error`, when `onEnd` was called already).
    */
   onPart(part: MultipartPart): void | Promise<void>;
   /**

@@ -122,7 +122,7 @@ Deno.test("the demo server serves every route, logs each request and stops on SI
     const index = await fetch(`${base}/`, { signal });
     assert.equal(index.status, 200);
     const text = await index.text();
-    for (const path of ["/echo", "/stream", "/upload", "/events"]) {
+    for (const path of ["/echo", "/stream", "/upload", "/events", "/form"]) {
       assert.ok(
         text.includes(`${base}${path}`),
         `index lists a curl line for ${path}`,
@@ -173,6 +173,34 @@ Deno.test("the demo server serves every route, logs each request and stops on SI
     const sse = await events.text();
     assert.deepEqual(sse.match(/^id: \d+$/gm), ["id: 1", "id: 2", "id: 3"]);
 
+    const page = await fetch(`${base}/form`, { signal });
+    assert.match(await page.text(), /enctype="multipart\/form-data"/);
+    const form = new FormData();
+    form.append("title", "notes");
+    form.append("file", new File([payload], "payload.bin"));
+    const summary = await fetch(`${base}/form`, {
+      method: "POST",
+      body: form,
+      signal,
+    });
+    assert.equal(
+      await summary.text(),
+      `part 1: name="title" bytes=5 sha256=${
+        sha256(new TextEncoder().encode("notes"))
+      }\n` +
+        `part 2: name="file" file="payload.bin" type=application/octet-stream bytes=${payload.length} sha256=${
+          sha256(payload)
+        }\n` +
+        "2 parts\n",
+    );
+    const notForm = await fetch(`${base}/form`, {
+      method: "POST",
+      body: "x",
+      signal,
+    });
+    assert.equal(notForm.status, 415);
+    await notForm.body?.cancel();
+
     const missing = await fetch(`${base}/nope`, { signal });
     assert.equal(missing.status, 404);
     await missing.body?.cancel();
@@ -185,6 +213,7 @@ Deno.test("the demo server serves every route, logs each request and stops on SI
         /^GET \/stream 200 1000000 [\d.]+ms$/,
         /^POST \/upload 200 \d+ [\d.]+ms$/,
         /^GET \/events 200 \d+ [\d.]+ms$/,
+        /^POST \/form 200 \d+ [\d.]+ms$/,
       ]
     ) {
       assert.ok(

@@ -2527,3 +2527,36 @@ test(
   },
   60_000,
 );
+
+test("multipart: an async onPart still busy after its part's body ended holds the next part and onEnd", async (deadline) => {
+  const data = handBuilt("hold", [
+    ['content-disposition: form-data; name="a"', "first"],
+    ['content-disposition: form-data; name="b"', "second"],
+  ]);
+  const { body } = source([data]);
+  const events: string[] = [];
+  const ended = Promise.withResolvers<void>();
+  multipart(body, CT("hold"), {
+    async onPart(part) {
+      events.push(`part ${part.name}`);
+      for await (const _ of chunks(part.body));
+      events.push(`body ${part.name} ended`);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // its own work
+      events.push(`handler ${part.name} done`);
+    },
+    onEnd(error) {
+      events.push(error === undefined ? "end" : `end(${error})`);
+      ended.resolve();
+    },
+  });
+  await within(deadline, ended.promise, "onEnd");
+  assert.deepEqual(events, [
+    "part a",
+    "body a ended",
+    "handler a done",
+    "part b",
+    "body b ended",
+    "handler b done",
+    "end",
+  ]);
+});

@@ -132,6 +132,9 @@ export class Parser {
   #running = false; // #pump is on the stack
   #again = false; // something happened while it ran
   #barrier = false; // a part just ended: wait for a microtask
+  // The promise an async onPart returned, until it settles: the next part
+  // and onEnd wait for it once the part's body ended or was closed.
+  #handling: Promise<unknown> | null = null;
   #endError: unknown = undefined; // valid in "ending" unless #clean
   #clean = false;
 
@@ -252,6 +255,7 @@ export class Parser {
   // or the barrier).
   #step(): boolean {
     if (this.#barrier) return false;
+    if (this.#handling !== null && this.#partState !== "open") return false;
     switch (this.#state) {
       case "preamble":
       case "content":
@@ -537,14 +541,26 @@ export class Parser {
     } catch (error) {
       return this.#end(error);
     }
-    // An async onPart: its rejection is handled as a throw would be (an
-    // unhandled rejection would end the process).
+    // An async onPart: the next part and onEnd wait for it (its handler
+    // may still be busy with this part after its body ended), and its
+    // rejection is handled as a throw would be (an unhandled rejection
+    // would end the process).
     if (typeof (result as PromiseLike<void> | undefined)?.then === "function") {
-      Promise.resolve(result).then(undefined, this.#rejected);
+      const handling = this.#handling = Promise.resolve(result);
+      handling.then(this.#handled, this.#rejected);
     }
   }
 
-  #rejected = (error: unknown): void => this.#callbackFailed(error);
+  #handled = (): void => {
+    this.#handling = null;
+    this.#pump();
+  };
+
+  #rejected = (error: unknown): void => {
+    this.#handling = null;
+    this.#callbackFailed(error);
+    this.#pump();
+  };
 
   // The part's reader was closed: by the application (its content is
   // skipped from now on), or by the parser ending or failing it (no longer
