@@ -10,6 +10,7 @@ import { gunzipSync } from "node:zlib";
 import { download } from "../examples/patterns/download.ts";
 import { echo } from "../examples/patterns/echo.ts";
 import { events } from "../examples/patterns/events.ts";
+import { form } from "../examples/patterns/form.ts";
 import { upload } from "../examples/patterns/upload.ts";
 import { RawClient } from "./_harness/raw_http.ts";
 import { randomBytes } from "./_harness/util.ts";
@@ -31,7 +32,9 @@ function region(file: string, name: string): string {
 const lines = (code: string) =>
   code.split("\n").filter((line) => line.trim() !== "").length;
 
-for (const file of ["upload.ts", "echo.ts", "events.ts", "download.ts"]) {
+for (
+  const file of ["upload.ts", "echo.ts", "events.ts", "download.ts", "form.ts"]
+) {
   Deno.test(`README shows examples/patterns/${file} as it runs, ours and plain`, () => {
     for (const name of ["ours", "plain"]) {
       const code = region(file, name);
@@ -237,4 +240,67 @@ test("the download pattern stops reading the file when its client leaves", async
   await within(deadline, server.shutdown(), "the shutdown");
   assert.deepEqual(server.logs, []);
   await Deno.remove(path);
+});
+
+test("the form pattern stores each file part byte-exact and answers 201 with their paths", async (deadline) => {
+  const dir = await Deno.makeTempDir();
+  await using server = serve(form(dir));
+  const a = randomBytes(200_000);
+  const b = randomBytes(70_000);
+  const body = new FormData();
+  body.append("title", "two files");
+  body.append("file", new File([a], "a.bin"));
+  body.append("file", new File([b], "b.bin"));
+  const response = await fetch(`${server.base}/`, {
+    method: "POST",
+    body,
+    signal: deadline,
+  });
+  assert.equal(response.status, 201);
+  const paths = (await response.text()).trim().split(",");
+  assert.deepEqual(await Deno.readFile(paths[0]!), a);
+  assert.deepEqual(await Deno.readFile(paths[1]!), b);
+  await Deno.remove(dir, { recursive: true });
+});
+
+test("the form pattern answers 413 to a field over its limit and leaves no file behind", async (deadline) => {
+  const dir = await Deno.makeTempDir();
+  await using server = serve(form(dir));
+  const body = new FormData();
+  body.append("file", new File([randomBytes(100_000)], "a.bin"));
+  body.append("note", "x".repeat(100_000)); // over maxFieldBytes
+  const response = await fetch(`${server.base}/`, {
+    method: "POST",
+    body,
+    signal: deadline,
+  });
+  assert.equal(response.status, 413);
+  await response.body?.cancel();
+  assert.deepEqual(await files(dir), []);
+  assert.deepEqual(server.logs, []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+test("the form pattern leaves no file behind when the client leaves mid-upload", async (deadline) => {
+  const dir = await Deno.makeTempDir();
+  await using server = serve(form(dir));
+  const client = await RawClient.open(server.port, deadline);
+  await client.send(
+    "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n" +
+      "content-type: multipart/form-data; boundary=cut\r\n\r\n" +
+      '--cut\r\ncontent-disposition: form-data; name="f"; filename="f.bin"\r\n\r\n',
+  );
+  await client.send(randomBytes(200_000));
+  for (let i = 0; i < 200 && (await files(dir)).length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the file appears
+  }
+  assert.equal((await files(dir)).length, 1, "the upload began");
+  client.close();
+  await within(deadline, server.shutdown(), "the shutdown");
+  for (let i = 0; i < 200 && (await files(dir)).length > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5)); // removed in onEnd
+  }
+  assert.deepEqual(await files(dir), []);
+  assert.deepEqual(server.logs, []);
+  await Deno.remove(dir, { recursive: true });
 });
