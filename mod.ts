@@ -54,6 +54,7 @@ export {
   type Encoding,
   negotiateEncoding,
 } from "./adapters/compress.ts";
+export { request, type RequestOptions } from "./adapters/client.ts";
 export {
   DEFAULT_MAX_HEADER_BYTES,
   multipart,
@@ -64,6 +65,12 @@ export {
   multipartWriter,
   type PartInit,
 } from "./adapters/multipart.ts";
+export {
+  proxy,
+  type ProxyOptions,
+  type ResponseHead,
+  type UpstreamRequest,
+} from "./adapters/proxy.ts";
 export {
   type BodyHandler,
   type FetchHandler,

@@ -454,3 +454,11 @@ Deno.test("cycles finds a two-file cycle and a self-import, and no false one", (
     [],
   );
 });
+
+Deno.test("ARCHITECTURE.md's built-on table is the one the test checks", async () => {
+  const text = await Deno.readTextFile(new URL("ARCHITECTURE.md", ROOT));
+  const rows = [...text.matchAll(/^ *\| (\w+) +\| ([\w, —]+?) +\|$/gm)]
+    .filter(([, name]) => name !== "capability")
+    .map(([, name, on]) => [name!, on === "—" ? [] : on!.split(", ")]);
+  assert.deepEqual(Object.fromEntries(rows), BUILT_ON);
+});

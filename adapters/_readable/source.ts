@@ -50,6 +50,14 @@ export interface SourceHooks {
   /** The input ended, failed or was released: called once. */
   onEnd?: () => void;
   /**
+   * The body released the stream, which is being cancelled: `reason` is
+   * `undefined` after `closeReader()`, else the error the body failed with
+   * (a stream failure, a limit, a callback's exception, or `failInput` by
+   * the adapter). Called once, before `onEnd` and before a pending read
+   * is answered.
+   */
+  onRelease?: (reason: unknown) => void;
+  /**
    * The stream itself failed (its read rejected, or it ended short of the
    * declared `length`) with `error`: called before the body fails with it,
    * so before any `onEof(error)` runs.
@@ -137,6 +145,7 @@ class StreamSource implements ReadChannel {
 
   release(reason: unknown): void {
     this.#released = true;
+    this.#hooks.onRelease?.(reason);
     this.#hooks.onEnd?.();
     const reader = this.#byob ?? this.#reader!;
     // A source whose cancel fails has nothing left to tell us: the input is

@@ -1,6 +1,7 @@
 /**
- * The coarse clock behind `withBody`'s timeouts: one interval per
- * `withBody`, running only while some body waits on its client. Nothing
+ * The coarse clock behind `withBody`'s timeouts (one interval per
+ * `withBody`) and `request`'s (one for every request of the process),
+ * running only while some body waits on its peer. Nothing
  * per read, flush or chunk starts a timer: a body that begins to wait is
  * added to a set (it does that itself, cheaply, at every wait), and each
  * tick asks every body in the set whether it made progress since the last
@@ -48,6 +49,14 @@ export class Clock {
     const timer = (this.#timer = setInterval(this.#tick, period));
     // The clock alone must never keep a process alive.
     Deno.unrefTimer(timer);
+  }
+
+  /**
+   * Whether the interval runs: something was watched since the last tick
+   * that found nothing to watch.
+   */
+  get running(): boolean {
+    return this.#timer !== undefined;
   }
 
   /**
@@ -102,9 +111,11 @@ export function checkTimeout(
  * The idle time of one side of a request (its body read, or its response
  * taken): whether it waits on the client, and since which tick nothing
  * happened. Its owner calls `wait()` at every wait and `answered()` at
- * every answer — two field writes, no timer.
+ * every answer — two field writes, no timer. Exported for the adapters
+ * that keep timeouts of their own on a {@linkcode Clock} (`request`'s
+ * head, read and write timeouts).
  */
-class IdleTimer {
+export class IdleTimer {
   /** The timeout in ms (`Infinity`: none). */
   timeout: number;
   /** Whether the side waits on the client now. */

@@ -49,6 +49,13 @@ export interface StreamHooks {
   onEnqueue?(): void;
   /** The consumer took the chunk enqueued last. */
   onTaken?(): void;
+  /**
+   * The body ended its output without a clean end — `Body.abort(reason)`,
+   * `closeWriter()` short of a declared `contentLength`, or a write past
+   * `maxPendingBytes` — and the readable errored with `reason`: called
+   * once, after `onEnd`.
+   */
+  onAbort?(reason: unknown): void;
 }
 
 /** {@linkcode openStream}'s result: a streaming body and its controls. */
@@ -154,7 +161,10 @@ export class StreamSink
   }
 
   abort(reason: unknown): void {
-    this.#fail(reason);
+    if (this.#end(reason)) {
+      this.#controller!.error(reason);
+      this.#hooks?.onAbort?.(reason);
+    }
   }
 
   callbackError(error: unknown): void {

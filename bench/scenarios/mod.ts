@@ -7,6 +7,7 @@
  */
 
 import type { Scenario } from "../_context.ts";
+import { client } from "./client.ts";
 import { compress } from "./compress.ts";
 import { download } from "./download.ts";
 import { h2c, h2tls } from "./h2.ts";
@@ -14,6 +15,7 @@ import { hello } from "./hello.ts";
 import { hono } from "./hono.ts";
 import { idle } from "./idle.ts";
 import { multipart } from "./multipart.ts";
+import { proxy } from "./proxy.ts";
 import { slow } from "./slow_uploads.ts";
 import { stalled } from "./stalled.ts";
 import { stream } from "./stream.ts";
@@ -30,10 +32,12 @@ export const SCENARIOS: Record<string, Scenario> = {
   hello,
   hono,
   idle,
+  proxy,
   stalled,
   slow,
   timeouts,
   h2c,
   h2tls,
   compress,
+  client,
 };

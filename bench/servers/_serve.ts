@@ -28,12 +28,15 @@ const OPTIONS: Record<string, readonly string[]> = {
   tls: [""],
   timeouts: ["on", "off", "short"],
   encoding: ["identity", "gzip", "br"],
+  pass: [""],
 };
 
-// The server's options, from its arguments, checked.
+// The server's options, from its arguments, checked. `upstream=<port>`:
+// where a proxy forwards (a local server of the same run).
 const ARGS = new Map(Deno.args.map((arg) => {
   const [name = "", value = ""] = arg.split("=", 2);
-  if (!OPTIONS[name]?.includes(value)) {
+  const port = name === "upstream" && /^\d{1,5}$/.test(value);
+  if (!port && !OPTIONS[name]?.includes(value)) {
     const known = Object.entries(OPTIONS).map(([name, values]) =>
       values[0] === "" ? name : `${name}=${values.join("|")}`
     );
@@ -43,6 +46,13 @@ const ARGS = new Map(Deno.args.map((arg) => {
   }
   return [name, value];
 }));
+
+/** The upstream origin of a proxy server (`upstream=<port>`). */
+export function upstream(): string {
+  const port = option("upstream");
+  if (port === undefined) throw new TypeError("bench server: upstream=<port>");
+  return `http://127.0.0.1:${port}`;
+}
 
 /** The value of option `name` (`""` for a flag), or `fallback`. */
 export function option(name: string, fallback?: string): string | undefined {
