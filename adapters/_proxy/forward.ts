@@ -83,7 +83,7 @@ function respond(
   }
   let result: unknown;
   try {
-    result = hook(body, output, reqd);
+    result = hook(body, output, reqd, response);
   } catch (error) {
     return fail(reqd, settings, body, output, error);
   }

@@ -63,15 +63,19 @@ export interface ProxyOptions {
   response?: (head: ResponseHead, upstream: Response, reqd: Reqd) => void;
   /**
    * Moves the response body from the upstream (`input`) to the client
-   * (`output`), instead of `pipeBody`: to transform it. End `output`
-   * yourself — `closeWriter()` after the input's clean end — and close
-   * `input` when `output` goes away; a hook that throws or rejects breaks
-   * the client's transfer and releases the upstream.
+   * (`output`), instead of `pipeBody`: to transform it (`upstream` is the
+   * upstream's response, for its headers). End `output` yourself —
+   * `closeWriter()` after the input's clean end — and close `input` when
+   * `output` goes away (`chunks(input)` does on `break`/`return`); a hook
+   * that throws or rejects breaks the client's transfer and releases the
+   * upstream. Return `pipeBody(input, output)` for responses you leave as
+   * they are.
    */
   body?: (
     input: Body<"read">,
     output: Body<"write">,
     reqd: Reqd,
+    upstream: Response,
   ) => unknown;
   /**
    * Hears of each upstream that failed before its head (the client got
