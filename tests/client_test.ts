@@ -2015,3 +2015,26 @@ test("redirect: manual hands a 307 over; followed, a 307 cannot resend a streame
     "onError(TypeError: Fetch failed: Can not redeliver a streaming request body after a redirect)",
   ]);
 });
+
+Deno.test("an async onResponse that rejects is reported and aborts the request, never uncaught", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("body"),
+  );
+  try {
+    const reported = Promise.withResolvers<unknown>();
+    const failure = new Error("async handler bug");
+    request(`http://127.0.0.1:${server.addr.port}/`, {
+      async onResponse(_response, body) {
+        await Promise.resolve();
+        body.closeReader();
+        throw failure;
+      },
+      onError: () => reported.reject(new Error("onError after a response")),
+      onCallbackError: reported.resolve,
+    });
+    assert.equal(await reported.promise, failure);
+  } finally {
+    await server.shutdown();
+  }
+});

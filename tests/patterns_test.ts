@@ -11,6 +11,8 @@ import { download } from "../examples/patterns/download.ts";
 import { echo } from "../examples/patterns/echo.ts";
 import { events } from "../examples/patterns/events.ts";
 import { form } from "../examples/patterns/form.ts";
+import { gateway } from "../examples/patterns/proxy.ts";
+import { download as fetchDownload } from "../examples/patterns/client.ts";
 import { upload } from "../examples/patterns/upload.ts";
 import { RawClient } from "./_harness/raw_http.ts";
 import { randomBytes } from "./_harness/util.ts";
@@ -46,7 +48,7 @@ for (
   });
 }
 
-for (const file of ["upload.ts", "echo.ts", "events.ts"]) {
+for (const file of ["upload.ts", "echo.ts", "events.ts", "proxy.ts"]) {
   Deno.test(`the ${file} pattern is no longer than its plain-streams version`, () => {
     const ours = lines(region(file, "ours"));
     const plain = lines(region(file, "plain"));
@@ -303,4 +305,85 @@ test("the form pattern leaves no file behind when the client leaves mid-upload",
   assert.deepEqual(await files(dir), []);
   assert.deepEqual(server.logs, []);
   await Deno.remove(dir, { recursive: true });
+});
+
+test("the proxy pattern forwards an upload and its echo byte-exact", async (deadline) => {
+  await using up = serve((request) => new Response(request.body));
+  await using front = serve(gateway(up.base));
+  const body = randomBytes(2 << 20);
+  const response = await fetch(`${front.base}/echo`, {
+    method: "POST",
+    body,
+    signal: deadline,
+  });
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), body);
+});
+
+test("the proxy pattern aborts the upstream when the client leaves mid-response", async (deadline) => {
+  const cancelled = Promise.withResolvers<void>();
+  await using up = serve(() =>
+    new Response(
+      new ReadableStream({
+        pull: (c) => c.enqueue(new Uint8Array(64 * 1024)),
+        cancel: () => cancelled.resolve(),
+      }),
+    )
+  );
+  await using front = serve(gateway(up.base));
+  const client = await RawClient.open(front.port, deadline);
+  await client.send("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+  await client.readUntil((d) => d.length > 256 * 1024, "some of the body");
+  client.close();
+  await within(deadline, cancelled.promise, "the upstream's cancel");
+  assert.deepEqual(front.logs, []);
+});
+
+test("the proxy pattern answers 413 to a declared length over its limit", async (deadline) => {
+  await using up = serve(() => new Response("never"));
+  await using front = serve(gateway(up.base));
+  const client = await RawClient.open(front.port, deadline);
+  await client.send(
+    `PUT / HTTP/1.1\r\nhost: x\r\ncontent-length: ${2 ** 31}\r\n\r\n`,
+  );
+  assert.equal((await client.response()).status, 413);
+  client.close();
+});
+
+test("the client pattern downloads byte-exact into a new file", async (deadline) => {
+  const dir = await Deno.makeTempDir();
+  const body = randomBytes(700_000);
+  await using up = serve(() => new Response(body));
+  const path = await within(
+    deadline,
+    fetchDownload(up.base, dir),
+    "the download",
+  );
+  assert.deepEqual(await Deno.readFile(path), body);
+  await Deno.remove(dir, { recursive: true });
+});
+
+test("the client pattern fails a truncated download and leaves no file behind", async (deadline) => {
+  const dir = await Deno.makeTempDir();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    const conn = await listener.accept();
+    await conn.read(new Uint8Array(4096));
+    await conn.write(
+      new TextEncoder().encode(
+        "HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n",
+      ),
+    );
+    await conn.write(new Uint8Array(30_000));
+    conn.close();
+  })().catch(() => {}); // the test checks the client's side
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    await assert.rejects(
+      within(deadline, fetchDownload(`http://127.0.0.1:${port}/`, dir), "it"),
+    );
+    assert.deepEqual(await files(dir), []);
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -136,7 +136,7 @@ export class Exchange implements OnExpiry {
     this.#phase = "response";
     const body = this.#response = this.#openResponse(response);
     try {
-      this.#settings.onResponse(response, body);
+      this.#watch(this.#settings.onResponse(response, body));
     } catch (error) {
       this.#callbackFailed(error);
     }
@@ -219,9 +219,26 @@ export class Exchange implements OnExpiry {
 
   #callOnError(error: unknown): void {
     try {
-      this.#settings.onError(error);
+      const result: unknown = this.#settings.onError(error);
+      if (isThenable(result)) {
+        Promise.resolve(result).then(
+          undefined,
+          (thrown) => this.#report(thrown),
+        );
+      }
     } catch (thrown) {
       this.#report(thrown);
+    }
+  }
+
+  // An async onResponse: its rejection is handled as a throw would be (an
+  // unhandled rejection would end the process).
+  #watch(result: unknown): void {
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        undefined,
+        (error) => this.#callbackFailed(error),
+      );
     }
   }
 
@@ -254,6 +271,10 @@ export class Exchange implements OnExpiry {
     this.#timers.stop();
     this.#settings.signal?.removeEventListener("abort", this.#onAbort);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
 }
 
 // `new Request(url, init)`, its refusals (a forbidden method, a bad header)

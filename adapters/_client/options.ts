@@ -62,16 +62,19 @@ export interface RequestOptions {
    * Receives the response once its head arrived: `response` has its
    * status and headers (its own `body` is locked: the library reads it),
    * `body` reads the response body. Called at most once, never inside
-   * `request()`; exactly one of `onResponse` and `onError` is called.
+   * `request()`; exactly one of `onResponse` and `onError` is called. It
+   * may be async: a rejection is handled as a throw (reported, the
+   * request aborted).
    */
-  onResponse: (response: Response, body: Body<"read">) => void;
+  onResponse: (response: Response, body: Body<"read">) => unknown;
   /**
    * Receives the failure of a request that got no response head: the
    * connection refused or reset, DNS, TLS, `headersTimeout`,
    * `writeTimeout`, the `signal`'s reason, an aborted upload. Called at
-   * most once, never inside `request()`.
+   * most once, never inside `request()`. It may be async: a rejection is
+   * reported as a throw is.
    */
-  onError: (error: unknown) => void;
+  onError: (error: unknown) => unknown;
   /**
    * The most milliseconds from the call to the response head; then
    * `onError` gets a `Deno.errors.TimedOut` naming it. `Infinity`
@@ -155,8 +158,8 @@ export interface Settings {
   readonly url: URL;
   /** Upper case for the methods fetch normalizes. */
   readonly method: string;
-  readonly onResponse: (response: Response, body: Body<"read">) => void;
-  readonly onError: (error: unknown) => void;
+  readonly onResponse: (response: Response, body: Body<"read">) => unknown;
+  readonly onError: (error: unknown) => unknown;
   readonly onCallbackError: ((error: unknown) => void) | undefined;
   readonly headersTimeout: number;
   readonly readTimeout: number;
