@@ -31,6 +31,14 @@ export interface ReadChannel {
    * channel decides what the failure means (adapters close the body).
    */
   callbackError(error: unknown): void;
+  /**
+   * Optional. The application keeps the bytes delivered last for good (it
+   * hands them on without a copy): never reuse their memory — deliver the
+   * next chunk in new memory. Called only while those bytes are the
+   * application's, before its next read. A channel without it lends only:
+   * its bytes are copied by whoever keeps them.
+   */
+  keep?(): void;
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 
 import type { Body, FlushResult } from "./abstract.ts";
+import type { Reader } from "./reader.ts";
 import { readerOf, writerOf } from "./side.ts";
 
 /** How {@linkcode pipeBody} ended. */
@@ -40,8 +41,10 @@ const IN_FLIGHT = 2;
  * output that its channel ends early (a server shutting down) is aborted
  * rather than ended: it does not carry the whole input.
  * Backpressure holds both ways: at most two chunks are on their way to the
- * output while the next is read, and the next read waits for them. Each
- * chunk is copied once into the output (the input's memory is borrowed).
+ * output while the next is read, and the next read waits for them. A
+ * chunk reaches the output without a copy when the input's source can
+ * give its memory up (a stream adapter's source reads into new memory
+ * then); otherwise it is copied once (the input's memory is borrowed).
  *
  * The returned promise never rejects, so it is safe to leave un-awaited.
  *
@@ -66,16 +69,16 @@ export function pipeBody(
   input: Body<"read">,
   output: Body<"write">,
 ): Promise<PipeResult> {
-  readerOf("pipeBody", input);
+  const reader = readerOf("pipeBody", input);
   writerOf("pipeBody", output);
-  return new Promise((resolve) => new Pipe(input, output, resolve).start());
+  return new Promise((resolve) => new Pipe(reader, output, resolve).start());
 }
 
 // The state of one pipe. `#state`: "reading" (a read is scheduled),
 // "waiting" (too many chunks in flight: the next read waits for a flush),
 // "ending" (the input ended: the output's last flush is awaited), "done".
 class Pipe {
-  readonly #input: Body<"read">;
+  readonly #input: Reader;
   readonly #output: Body<"write">;
   readonly #resolve: (result: PipeResult) => void;
   #state: "reading" | "waiting" | "ending" | "done" = "waiting";
@@ -83,7 +86,7 @@ class Pipe {
   #bytes = 0;
 
   constructor(
-    input: Body<"read">,
+    input: Reader,
     output: Body<"write">,
     resolve: (result: PipeResult) => void,
   ) {
@@ -113,7 +116,11 @@ class Pipe {
   onRead = (buffer: Uint8Array, off: number, len: number): void => {
     if (this.#state === "done") return;
     try {
-      this.#output.writeBigstring(buffer, off, len); // a copy: borrowed memory
+      // The input's own memory when its source can give it up (no copy);
+      // a copy when the source reuses it.
+      if (this.#input.keepDelivered()) {
+        this.#output.scheduleBigstring(buffer, off, len);
+      } else this.#output.writeBigstring(buffer, off, len);
     } catch (error) {
       // Closed by someone else, or past a declared length.
       return this.#fail(error);

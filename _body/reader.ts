@@ -78,6 +78,18 @@ export class Reader extends Body<"read"> {
     if (!this.#serving) this.#serve(true);
   }
 
+  /**
+   * Asks the channel to leave the memory of the bytes delivered last to
+   * the application for good; false when it only lends (then copy them).
+   * For `pipeBody`, inside `onRead`, before the next read.
+   */
+  keepDelivered(): boolean {
+    const keep = this.#channel.keep;
+    if (keep === undefined) return false;
+    keep.call(this.#channel);
+    return true;
+  }
+
   override closeReader(): void {
     const state = this.#state;
     if (state !== "open" && state !== "requested") return;

@@ -496,3 +496,61 @@ Deno.test("pipeBody aborts an output its channel ends early: a shutdown never en
   assert.equal(aborted.length, 1);
   assert.deepEqual(r.released, [undefined]);
 });
+
+Deno.test("pipeBody hands over a stream source's memory itself, without a copy, and the source reads on into new memory", async () => {
+  const { stream } = byteStream([enc.encode("first"), enc.encode("second")]);
+  const taken: Uint8Array[] = [];
+  const output = createWriter({
+    wake() {
+      for (
+        let c = nextOutput(output);
+        typeof c !== "string";
+        c = nextOutput(output)
+      ) {
+        taken.push(c);
+        outputWritten(output, c.length);
+      }
+    },
+    abort() {},
+    callbackError() {},
+  });
+  output.signal; // the pipe listens to it anyway
+  nextOutput(output); // registers for wake
+  const piped = await pipeBody(bodyFromReadable(stream), output);
+  assert.equal(piped.outcome, "ended");
+  assert.deepEqual(taken.map((c) => dec.decode(c)), ["first", "second"]);
+  // Each chunk is a whole BYOB buffer of its own: kept, never reused.
+  assert.notEqual(taken[0]!.buffer, taken[1]!.buffer);
+  assert.equal(taken[0]!.byteLength, 5);
+});
+
+Deno.test("pipeBody copies what a lending source delivers: its memory is reused after the next read", async () => {
+  const r = manualReader(); // a channel without keep(): it only lends
+  const shared = enc.encode("aaaa");
+  const taken: Uint8Array[] = []; // kept, as Deno's server keeps chunks
+  const output = createWriter({
+    wake() {
+      for (
+        let c = nextOutput(output);
+        typeof c !== "string";
+        c = nextOutput(output)
+      ) {
+        taken.push(c);
+        outputWritten(output, c.length);
+      }
+    },
+    abort() {},
+    callbackError() {},
+  });
+  nextOutput(output);
+  const piped = pipeBody(r.body, output);
+  await until(() => r.requests === 1, "a read");
+  deliverInput(r.body, shared);
+  await until(() => r.requests === 2, "the next read");
+  shared.fill(0x62); // "bbbb": the source reuses its memory
+  deliverInput(r.body, shared);
+  await until(() => r.requests === 3, "the third read");
+  endInput(r.body);
+  assert.equal((await piped).outcome, "ended");
+  assert.deepEqual(taken.map((c) => dec.decode(c)).join(""), "aaaabbbb");
+});

@@ -153,6 +153,13 @@ class StreamSource implements ReadChannel {
     reader.cancel(reason).catch(() => {});
   }
 
+  // The application keeps the chunk delivered last: a BYOB source reads
+  // the next one into new memory instead of reusing it (a default
+  // reader's chunks are the stream's own, new each time).
+  keep(): void {
+    this.#buffer = null;
+  }
+
   callbackError(error: unknown): void {
     failInput(this.body, error);
     reportCallbackError(this.#caller, this.#hooks.onError, error);
