@@ -33,6 +33,7 @@ import { serveUntilSignal } from "./_serve.ts";
  * @returns the app.
  */
 export function createApp(options?: WithBodyOptions): Hono {
+  // #region recipe
   const upload = withBody<Context>(async (reqd, c) => {
     const hash = createHash("sha256");
     let size = 0;
@@ -50,6 +51,7 @@ export function createApp(options?: WithBodyOptions): Hono {
 
   const app = new Hono();
   app.put("/files/:name", (c) => upload(c.req.raw, undefined, c));
+  // #endregion recipe
   app.get("/", (c) => c.text("PUT /files/:name with a body\n"));
   return app;
 }
