@@ -82,12 +82,26 @@ Deno.test("withBody refuses readTimout, the issue's own misspelling", () => {
   );
 });
 
-/** A Reqd from withBody, for one request, and its response. */
+/**
+ * A Reqd from withBody, for one request, and its response. A failed
+ * assertion inside `use` is rethrown here: withBody itself would turn it
+ * into a 500.
+ */
 async function withReqd(
   use: (reqd: Reqd) => void,
   request = new Request("http://localhost/"),
 ): Promise<Response> {
-  return await withBody(use)(request);
+  let failure: unknown = undefined;
+  const response = await withBody((reqd) => {
+    try {
+      use(reqd);
+    } catch (error) {
+      failure = error;
+      throw error;
+    }
+  }, { onError: () => new Response(null, { status: 500 }) })(request);
+  if (failure !== undefined) throw failure;
+  return response;
 }
 
 Deno.test("respondWithStreaming refuses a misspelt option", async () => {
