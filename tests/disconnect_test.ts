@@ -332,3 +332,33 @@ test("a handler that responds after the library answered its request (a shutdown
   await server.shutdown();
   assert.deepEqual(server.logs, []);
 });
+
+test("closing the reader with a read outstanding is not a client leaving: the response made afterwards is sent", async (deadline) => {
+  const left: unknown[] = [];
+  await using server = serve(deadline, (reqd) => {
+    const body = reqd.requestBody;
+    body.scheduleRead({
+      onRead: () => {
+        // A second read waits on the 90 bytes the client never sends.
+        body.scheduleRead({ onRead: () => {}, onEof: () => {} });
+        setTimeout(() => {
+          body.closeReader();
+          // Respond once the cancelled read has come back.
+          setTimeout(() => reqd.respondWithString({ status: 200 }, "kept"));
+        });
+      },
+      onEof: () => {},
+    });
+  }, { onDisconnect: (error) => void left.push(error) });
+  using client = await RawClient.open(server.port, deadline);
+  await client.send(
+    "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789",
+  );
+  const response = await client.response();
+  assert.equal(response.status, 200);
+  assert.equal(new TextDecoder().decode(response.body), "kept");
+  assert.deepEqual(left, []);
+  client.close();
+  await server.shutdown();
+  assert.deepEqual(server.logs, []);
+});

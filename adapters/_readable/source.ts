@@ -167,6 +167,9 @@ class StreamSource implements ReadChannel {
 
   #onByob = (result: ReadableStreamReadResult<Uint8Array>): void => {
     this.#hooks.onAnswer?.();
+    // Released meanwhile: whatever the read brings, the input was already
+    // given up on purpose, which is neither an end nor a failure.
+    if (this.#released) return;
     const view = result.value;
     if (view !== undefined) this.#buffer = view.buffer as ArrayBuffer;
     if (result.done) this.#end();
@@ -175,6 +178,7 @@ class StreamSource implements ReadChannel {
 
   #onChunk = (result: ReadableStreamReadResult<Uint8Array>): void => {
     this.#hooks.onAnswer?.();
+    if (this.#released) return;
     if (result.done) return this.#end();
     const chunk: unknown = result.value;
     if (chunk instanceof Uint8Array) return this.#deliver(chunk);
