@@ -24,7 +24,13 @@
 import assert from "node:assert/strict";
 import { concat, randomBytes } from "./_harness/util.ts";
 import { latin1, RawClient } from "./_harness/raw_http.ts";
-import { type Body, type FlushResult, type Reqd, withBody } from "../mod.ts";
+import {
+  type Body,
+  type FlushResult,
+  type Reqd,
+  toText,
+  withBody,
+} from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
 import {
   deadlineTest as test,
@@ -430,6 +436,26 @@ test("respondWithStreaming for a 204 returns an already-closed body", async (dea
     "Error: Body.writeString: body is closed",
     "flush:closed",
   ]);
+});
+
+test("respondWithStreaming for a 204 leaves the upload readable and is not a client leaving", async (deadline) => {
+  const read = Promise.withResolvers<string>();
+  const left: unknown[] = [];
+  await using server = serve(deadline, async (reqd) => {
+    reqd.respondWithStreaming({ status: 204 });
+    read.resolve(await toText(reqd.requestBody).catch(describe));
+  }, { onDisconnect: (error) => void left.push(error) });
+  const response = await fetch(server.url, {
+    method: "POST",
+    body: "the whole upload",
+    signal: deadline,
+  });
+  assert.equal(response.status, 204);
+  assert.equal(
+    await within(deadline, read.promise, "the upload"),
+    "the whole upload",
+  );
+  assert.deepEqual(left, []);
 });
 
 test("HEAD: bodies are accepted and discarded, content-length is not enforced", async (deadline) => {

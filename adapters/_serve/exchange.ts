@@ -194,9 +194,13 @@ export class Exchange extends Reqd implements Expiry {
     this.#state = "streaming";
     this.#handOut(response);
     if (bodyless(status)) {
+      // Already closed, and its output too: Deno never reads a bodyless
+      // response's stream. Dropped, not cancelled: a cancel is the client
+      // leaving.
       body.closeWriter();
-      // Never read: nothing to lose.
-      stream.readable.cancel().catch(() => {});
+      stream.drop(
+        new Error(`${method}: a ${status} response carries no body`),
+      );
     }
     return body;
   }
