@@ -301,7 +301,7 @@ export function checkChannel(
  * closed the body and failed its stream side with it: never lost, never
  * escaping (the process must not end because a callback threw): passed
  * to `onError`, or logged with `console.error` naming `caller` when there
- * is none. An `onError` that throws is logged too.
+ * is none. An `onError` that throws or rejects is logged too.
  */
 export function reportCallbackError(
   caller: string,
@@ -310,11 +310,36 @@ export function reportCallbackError(
 ): void {
   if (onError === undefined) {
     console.error(`${caller}: a callback threw:`, error);
+  } else {
+    callHook(`${caller}: options.onError`, onError, error);
+  }
+}
+
+/**
+ * Calls an application's hook (`onError`, `onDisconnect`,
+ * `onUpstreamError` …) where nothing may escape: a throw, or the rejection
+ * of the promise an async hook returns, is logged with `console.error`
+ * under `name`, never thrown back nor left unhandled (an unhandled
+ * rejection would end the process).
+ */
+export function callHook<A extends unknown[]>(
+  name: string,
+  hook: (...args: A) => unknown,
+  ...args: A
+): void {
+  let result: unknown;
+  try {
+    result = hook(...args);
+  } catch (failure) {
+    console.error(`${name} threw:`, failure);
     return;
   }
-  try {
-    onError(error);
-  } catch (failure) {
-    console.error(`${caller}: options.onError threw:`, failure);
+  if (
+    result !== null && typeof result === "object" &&
+    typeof (result as PromiseLike<unknown>).then === "function"
+  ) {
+    Promise.resolve(result).then(undefined, (failure) => {
+      console.error(`${name} rejected:`, failure);
+    });
   }
 }

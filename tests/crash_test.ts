@@ -340,3 +340,26 @@ Deno.test("outside withBody, an options.onError that throws is logged with conso
   });
   assert.deepEqual(logged, [["streamingBody: options.onError threw:", second]]);
 });
+
+Deno.test("outside withBody, an async options.onError that rejects is logged with console.error, never left unhandled", async () => {
+  const failure = new Error("flush callback failed");
+  const second = new Error("onError failed");
+  const answer = Promise.withResolvers<void>();
+  const logged = await logsOf(async () => {
+    const { body, readable } = streamingBody({ onError: () => answer.promise });
+    const reader = readable.getReader();
+    body.writeString("x");
+    body.flush(() => {
+      throw failure;
+    });
+    await reader.read();
+    await reader.read().catch(() => {}); // the readable errors with it
+    answer.reject(second);
+    // Reactions run in the order they were attached: the library's first.
+    await answer.promise.catch(() => {});
+  });
+  assert.deepEqual(logged, [[
+    "streamingBody: options.onError rejected:",
+    second,
+  ]]);
+});

@@ -362,3 +362,19 @@ test("closing the reader with a read outstanding is not a client leaving: the re
   await server.shutdown();
   assert.deepEqual(server.logs, []);
 });
+
+test("an async onDisconnect that rejects is logged, never left unhandled", async (deadline) => {
+  const reading = Promise.withResolvers<void>();
+  const heard = Promise.withResolvers<void>();
+  const bug = new Error("onDisconnect failed");
+  await using server = serve(deadline, respondsOnlyWhenComplete(reading), {
+    onDisconnect: async () => {
+      heard.resolve();
+      throw bug;
+    },
+  });
+  await cutUpload(server.port, deadline, reading.promise);
+  await within(deadline, heard.promise, "onDisconnect");
+  await server.shutdown();
+  assert.deepEqual(server.logs, [["withBody: onDisconnect rejected:", bug]]);
+});

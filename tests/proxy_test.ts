@@ -301,6 +301,58 @@ test("an unreachable upstream is 502, and one line says why", async (deadline) =
   }
 });
 
+test("an onUpstreamError that throws is logged, and the client still gets its 502", async (deadline) => {
+  const { logs, restore } = capture();
+  const bug = new Error("onUpstreamError failed");
+  try {
+    const unused = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (unused.addr as Deno.NetAddr).port;
+    unused.close();
+    await using proxyServer = front(`http://127.0.0.1:${port}`, logs, {
+      onUpstreamError: () => {
+        throw bug;
+      },
+    });
+    const response = await fetch(`${proxyServer.base}/x`, { signal: deadline });
+    assert.equal(response.status, 502);
+    await response.body?.cancel();
+    assert.deepEqual(logs, [["proxy: onUpstreamError threw:", bug]]);
+  } finally {
+    restore();
+  }
+});
+
+test("an async onUpstreamError that rejects mid-body is logged, never left unhandled", async (deadline) => {
+  const { logs, restore } = capture();
+  const bug = new Error("onUpstreamError failed");
+  const heard = Promise.withResolvers<void>();
+  const up = rawUpstream(async (conn) => {
+    await conn.write(
+      encoder.encode("HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n"),
+    );
+    await conn.write(new Uint8Array(30_000));
+    conn.close();
+  });
+  try {
+    await using proxyServer = front(up.base, logs, {
+      onUpstreamError: async () => {
+        heard.resolve();
+        throw bug;
+      },
+    });
+    const response = await fetch(`${proxyServer.base}/`, { signal: deadline });
+    assert.equal(response.status, 200);
+    const end = await readBody(deadline, response, []);
+    assert.ok(end instanceof Error, "a clean end of a truncated body");
+    await within(deadline, heard.promise, "onUpstreamError");
+    await proxyServer.shutdown();
+    assert.deepEqual(logs, [["proxy: onUpstreamError rejected:", bug]]);
+  } finally {
+    up.close();
+    restore();
+  }
+});
+
 test("an upstream that sends no head within headersTimeout is 504", async (deadline) => {
   const { logs, restore } = capture();
   const up = rawUpstream(() => new Promise(() => {})); // never answers

@@ -19,6 +19,7 @@ import {
   endInput,
   failInput,
 } from "../../body.ts";
+import { callHook } from "../../_body/check.ts";
 import { openReader } from "../_readable/source.ts";
 import { type OpenStream, openStream } from "../_writable/sink.ts";
 import { declaredLength, type Settings } from "./options.ts";
@@ -255,11 +256,7 @@ export class Exchange implements OnExpiry {
       console.error("request: a callback threw:", error);
       return;
     }
-    try {
-      onCallbackError(error);
-    } catch (failure) {
-      console.error("request: options.onCallbackError threw:", failure);
-    }
+    callHook("request: options.onCallbackError", onCallbackError, error);
   }
 
   // Once the head is handled and both bodies ended, nothing more can

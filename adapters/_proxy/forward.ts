@@ -7,6 +7,7 @@
  */
 
 import { type Body, pipeBody } from "../../body.ts";
+import { callHook } from "../../_body/check.ts";
 import { request } from "../client.ts";
 import type { Reqd } from "../serve.ts";
 import { decodedBy, endToEnd, upstreamHeaders } from "./headers.ts";
@@ -76,7 +77,7 @@ function respond(
     // already (pipeBody aborted it); one line says why.
     pipeBody(body, output).then((piped) => {
       if (piped.outcome === "failed") {
-        settings.onUpstreamError(piped.error, reqd.request);
+        upstreamFailed(settings, piped.error, reqd);
       }
     });
     return;
@@ -130,7 +131,7 @@ function fail(
   output.abort(error);
   input.closeReader();
   if (error !== undefined && error === failureOf(input)) {
-    settings.onUpstreamError(error, reqd.request);
+    upstreamFailed(settings, error, reqd);
   } else {
     reqd.reportException(error);
   }
@@ -158,7 +159,7 @@ function failed(
   error: unknown,
   byClient: boolean,
 ): void {
-  if (!byClient) settings.onUpstreamError(error, reqd.request);
+  if (!byClient) upstreamFailed(settings, error, reqd);
   const timedOut = error instanceof Deno.errors.TimedOut;
   const [status, text] = timedOut
     ? [504, "Gateway Timeout: the upstream did not answer in time\n"]
@@ -222,5 +223,16 @@ export async function passThrough(
       statusText,
       headers,
     }),
+  );
+}
+
+// Tells `onUpstreamError`: a hook that throws or rejects is logged, and
+// the exchange goes on (the client still gets its 502).
+function upstreamFailed(settings: Settings, error: unknown, reqd: Reqd): void {
+  callHook(
+    "proxy: onUpstreamError",
+    settings.onUpstreamError,
+    error,
+    reqd.request,
   );
 }

@@ -78,8 +78,10 @@ export interface ProxyOptions {
     upstream: Response,
   ) => unknown;
   /**
-   * Hears of each upstream that failed before its head (the client got
-   * `502`/`504`). Default: one line on `console.error`.
+   * Hears of each upstream that failed: before its head (the client got
+   * `502`/`504`) or mid-response (the client's transfer broke). Default:
+   * one line on `console.error`. A hook that throws, or an async one that
+   * rejects, is logged; the exchange goes on.
    */
   onUpstreamError?: (error: unknown, request: Request) => void;
 }

@@ -234,7 +234,8 @@ export interface WithBodyOptions {
    * how that showed. A client leaving is not a failure: nothing is logged
    * for it unless you log it here (a metric, one quiet line). The
    * exchange is settled by then: its bodies are closed, and a handler that
-   * responds later is ignored quietly.
+   * responds later is ignored quietly. A hook that throws, or an async one
+   * that rejects, is logged with `console.error`.
    */
   onDisconnect?: (error: unknown, request: Request) => void;
   /**

@@ -7,6 +7,7 @@
  */
 
 import {
+  callHook,
   checkBufferSize,
   checkLimit,
   checkOptions,
@@ -128,11 +129,7 @@ export class Server {
   disconnected(error: unknown, request: Request): void {
     const onDisconnect = this.onDisconnect;
     if (onDisconnect === undefined) return;
-    try {
-      onDisconnect(error, request);
-    } catch (failure) {
-      console.error("withBody: onDisconnect threw:", failure);
-    }
+    callHook("withBody: onDisconnect", onDisconnect, error, request);
   }
 
   #shutdown(): void {
