@@ -117,6 +117,54 @@ Deno.test("respondWithStreaming refuses a misspelt option", async () => {
   });
 });
 
+Deno.test("respondWithStreaming checks a level against every encoding offered, whatever the client accepts", async () => {
+  for (const accept of ["br", "identity", ""]) {
+    const request = new Request("http://localhost/", {
+      headers: { "accept-encoding": accept },
+    });
+    await withReqd((reqd) => {
+      assert.throws(
+        () =>
+          reqd.respondWithStreaming({}, {
+            compress: ["br", "gzip"],
+            level: 10,
+          }),
+        failsWith(
+          RangeError,
+          "Reqd.respondWithStreaming: options.level for gzip must be an integer from 0 to 9, received 10",
+        ),
+      );
+      assert.throws(
+        () =>
+          reqd.respondWithStreaming({}, {
+            compress: true,
+            level: "9" as never,
+          }),
+        failsWith(
+          TypeError,
+          "Reqd.respondWithStreaming: options.level must be a number, received a string of length 1",
+        ),
+      );
+      // A level every offered encoding takes.
+      reqd.respondWithStreaming({}, { compress: ["br"], level: 11 })
+        .closeWriter();
+    }, request);
+  }
+});
+
+Deno.test("respondWithStreaming refuses a level without compress", async () => {
+  await withReqd((reqd) => {
+    assert.throws(
+      () => reqd.respondWithStreaming({ status: 204 }, { level: 1 }),
+      failsWith(
+        TypeError,
+        "Reqd.respondWithStreaming: options.level needs options.compress (nothing is compressed without it)",
+      ),
+    );
+    reqd.respondWithString({}, "");
+  });
+});
+
 Deno.test("setTimeouts refuses a misspelt timeout", async () => {
   await withReqd((reqd) => {
     assert.throws(

@@ -220,16 +220,37 @@ export function openCompressor(encoding: unknown, level: unknown): Compressor {
     );
   }
   const kind = KINDS[encoding];
-  if (level !== undefined && typeof level !== "number") {
-    throw new TypeError(
-      `compressBody: level must be a number, received ${describe(level)}`,
-    );
-  }
-  const chosen = level ?? kind.level;
-  if (!Number.isInteger(chosen) || chosen < kind.min || chosen > kind.max) {
-    throw new RangeError(
-      `compressBody: level for ${encoding} must be an integer from ${kind.min} to ${kind.max}, received ${chosen}`,
-    );
-  }
+  const chosen = level === undefined
+    ? kind.level
+    : checkLevel("compressBody: level", [encoding], level);
   return new Compressor(encoding, kind.create(chosen));
+}
+
+/**
+ * `level`, checked against every one of `encodings` (`what` names it in
+ * messages): a level is given before the client's `accept-encoding`
+ * picks one of them.
+ *
+ * @throws {TypeError} for a level that is not a number.
+ * @throws {RangeError} for a level out of an encoding's range.
+ */
+export function checkLevel(
+  what: string,
+  encodings: readonly Encoding[],
+  level: unknown,
+): number {
+  if (typeof level !== "number") {
+    throw new TypeError(
+      `${what} must be a number, received ${describe(level)}`,
+    );
+  }
+  for (const encoding of encodings) {
+    const { min, max } = KINDS[encoding];
+    if (!Number.isInteger(level) || level < min || level > max) {
+      throw new RangeError(
+        `${what} for ${encoding} must be an integer from ${min} to ${max}, received ${level}`,
+      );
+    }
+  }
+  return level;
 }

@@ -27,6 +27,7 @@ import {
   endedBody,
   failedBody,
   initHeaders,
+  offeredEncodings,
   quietError,
   requestLength,
   requestStream,
@@ -154,9 +155,10 @@ export class Exchange extends Reqd implements Expiry {
     const headers = initHeaders(method, init);
     const head = this.#request.method === "HEAD";
     const contentLength = head ? undefined : responseLength(method, headers);
-    const encoding = bodyless(status) || head
+    const offered = offeredEncodings(method, options);
+    const encoding = offered === null || bodyless(status) || head
       ? null
-      : chooseEncoding(method, this.#request, headers, options);
+      : chooseEncoding(this.#request, headers, offered);
     const server = this.#server;
     const stream = openStream(method, {
       bufferSize: server.bufferSize,

@@ -9,6 +9,7 @@
 import { type Body, createReader, endInput, failInput } from "../../body.ts";
 import { checkOptions, describe } from "../../_body/check.ts";
 import { type Encoding, negotiateEncoding } from "../compress.ts";
+import { checkLevel } from "../_compress/zlib.ts";
 import type { StreamingOptions } from "./reqd.ts";
 import { type Server, timedOut, tooLarge, unavailable } from "./server.ts";
 
@@ -181,19 +182,28 @@ export function wholeResponse(
 }
 
 /**
- * The encoding `respondWithStreaming` compresses with, or null; sets
- * `content-encoding` and `vary` in `headers` when it negotiated.
+ * The encodings `respondWithStreaming`'s options offer (null: no
+ * compression), checked whether or not this response will compress: a
+ * level must suit every encoding offered, whichever the client picks.
  *
- * @throws {TypeError} for a bad `compress` option.
+ * @throws {TypeError} for a bad `compress`, a `level` that is not a
+ *   number, or a `level` without `compress`.
+ * @throws {RangeError} for a `level` out of an offered encoding's range.
  */
-export function chooseEncoding(
+export function offeredEncodings(
   caller: string,
-  request: Request,
-  headers: Headers,
   options: StreamingOptions | undefined,
-): Encoding | null {
+): readonly Encoding[] | null {
   const compress = options?.compress;
-  if (compress === undefined || compress === false) return null;
+  const level = options?.level;
+  if (compress === undefined || compress === false) {
+    if (level !== undefined) {
+      throw new TypeError(
+        `${caller}: options.level needs options.compress (nothing is compressed without it)`,
+      );
+    }
+    return null;
+  }
   const offered = compress === true ? DEFAULT_ENCODINGS : compress;
   if (
     !Array.isArray(offered) ||
@@ -205,6 +215,22 @@ export function chooseEncoding(
       }`,
     );
   }
+  if (level !== undefined) {
+    checkLevel(`${caller}: options.level`, offered, level);
+  }
+  return offered;
+}
+
+/**
+ * The encoding a response compresses with, among those `offered`, or
+ * null; sets `content-encoding` and `vary` in `headers` when it
+ * negotiated.
+ */
+export function chooseEncoding(
+  request: Request,
+  headers: Headers,
+  offered: readonly Encoding[],
+): Encoding | null {
   if (headers.has("content-encoding") || headers.has("content-length")) {
     return null;
   }

@@ -24,7 +24,11 @@ export interface StreamingOptions {
    * `no-transform`, for bodyless statuses and for `HEAD`.
    */
   compress?: boolean | readonly Encoding[];
-  /** Compression level (see `compressBody`). */
+  /**
+   * Compression level (see `compressBody`), with `compress` only. It must
+   * suit every encoding offered, whichever the client picks: with the
+   * default list, an integer from 1 to 9.
+   */
   level?: number;
 }
 
