@@ -116,9 +116,13 @@ class Pipe {
   onRead = (buffer: Uint8Array, off: number, len: number): void => {
     if (this.#state === "done") return;
     try {
-      // The input's own memory when its source can give it up (no copy);
-      // a copy when the source reuses it.
-      if (this.#input.keepDelivered()) {
+      // The input's own memory when its source can give it up (no copy)
+      // and the bytes fill at least half of it; a copy otherwise: a small
+      // chunk (an event of a stream) would pin all of it, and the source
+      // then reuses its memory rather than allocating more.
+      if (
+        len * 2 >= buffer.buffer.byteLength && this.#input.keepDelivered()
+      ) {
         this.#output.scheduleBigstring(buffer, off, len);
       } else this.#output.writeBigstring(buffer, off, len);
     } catch (error) {

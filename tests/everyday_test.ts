@@ -497,8 +497,9 @@ Deno.test("pipeBody aborts an output its channel ends early: a shutdown never en
   assert.deepEqual(r.released, [undefined]);
 });
 
-Deno.test("pipeBody hands over a stream source's memory itself, without a copy, and the source reads on into new memory", async () => {
-  const { stream } = byteStream([enc.encode("first"), enc.encode("second")]);
+// A writer whose chunks are taken as soon as they are ready, and kept (as
+// Deno's server keeps them until the kernel has them).
+function keepingWriter() {
   const taken: Uint8Array[] = [];
   const output = createWriter({
     wake() {
@@ -514,14 +515,38 @@ Deno.test("pipeBody hands over a stream source's memory itself, without a copy, 
     abort() {},
     callbackError() {},
   });
-  output.signal; // the pipe listens to it anyway
   nextOutput(output); // registers for wake
-  const piped = await pipeBody(bodyFromReadable(stream), output);
+  return { output, taken };
+}
+
+Deno.test("pipeBody hands over a stream source's memory itself, without a copy, and the source reads on into new memory", async () => {
+  const first = new Uint8Array(64).fill(0x61); // half the buffer
+  const second = new Uint8Array(128).fill(0x62);
+  const { stream } = byteStream([first, second]);
+  const { output, taken } = keepingWriter();
+  const input = bodyFromReadable(stream, { bufferSize: 128 });
+  const piped = await pipeBody(input, output);
   assert.equal(piped.outcome, "ended");
-  assert.deepEqual(taken.map((c) => dec.decode(c)), ["first", "second"]);
-  // Each chunk is a whole BYOB buffer of its own: kept, never reused.
+  assert.deepEqual(taken, [first, second]);
+  // Each chunk is the whole 128-byte BYOB buffer it was read into: kept,
+  // never reused.
+  assert.deepEqual(taken.map((c) => c.buffer.byteLength), [128, 128]);
   assert.notEqual(taken[0]!.buffer, taken[1]!.buffer);
-  assert.equal(taken[0]!.byteLength, 5);
+});
+
+Deno.test("pipeBody copies a chunk that fills less than half of a stream source's memory: the source reuses it", async () => {
+  const small = [enc.encode("first"), enc.encode("second"), enc.encode("!")];
+  const { stream } = byteStream(small);
+  const { output, taken } = keepingWriter();
+  const input = bodyFromReadable(stream, { bufferSize: 128 });
+  const piped = await pipeBody(input, output);
+  assert.equal(piped.outcome, "ended");
+  assert.equal(taken.map((c) => dec.decode(c)).join(""), "firstsecond!");
+  // Copies: no taken chunk is a view of a 128-byte BYOB buffer.
+  assert.deepEqual(
+    taken.filter((c) => c.buffer.byteLength === 128),
+    [],
+  );
 });
 
 Deno.test("pipeBody copies what a lending source delivers: its memory is reused after the next read", async () => {
