@@ -307,8 +307,12 @@ export class Writer extends Body<"write"> implements Progress {
       throw new Error(`Body.${method}: body is closed`);
     }
     if (!this.#live()) return false;
-    const over = this.#limits?.overLength(method, this.#written(), size);
-    if (over) throw over;
+    // Counting what was written encodes pending text: only for a length.
+    const limits = this.#limits;
+    if (limits !== null && limits.length >= 0) {
+      const over = limits.overLength(method, this.#written(), size);
+      if (over) throw over;
+    }
     return true;
   }
 

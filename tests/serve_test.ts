@@ -317,6 +317,31 @@ async function pipelined(
   return latin1(data).split("\r\n\r\n");
 }
 
+Deno.test("respondWithString counts a content-length in UTF-8 bytes, a lone surrogate as the 3 of U+FFFD", async () => {
+  const text = "\u00e9\ud800x"; // 2 + 3 + 1 bytes
+  const events: string[] = [];
+  const app = withBody((reqd) => {
+    for (const length of ["3", "5", "6"]) {
+      try {
+        reqd.respondWithString({ headers: { "content-length": length } }, text);
+        events.push(`${length}: sent`);
+      } catch (error) {
+        events.push(`${length}: ${describe(error)}`);
+      }
+    }
+  });
+  const response = await app(new Request("http://127.0.0.1/"));
+  assert.deepEqual(
+    new Uint8Array(await response.arrayBuffer()),
+    new Uint8Array([0xc3, 0xa9, 0xef, 0xbf, 0xbd, 0x78]),
+  );
+  assert.deepEqual(events, [
+    "3: TypeError: Reqd.respondWithString: content-length 3 disagrees with the 6-byte body",
+    "5: TypeError: Reqd.respondWithString: content-length 5 disagrees with the 6-byte body",
+    "6: sent",
+  ]);
+});
+
 for (const method of ["respondWithString", "respondWithBigstring"] as const) {
   test(`${method} with a content-length that disagrees throws TypeError; the handler can then respond`, async (deadline) => {
     const events: string[] = [];

@@ -7,7 +7,7 @@
  */
 
 import { type Body, createReader, endInput, failInput } from "../../body.ts";
-import { checkOptions, describe } from "../../_body/check.ts";
+import { checkOptions, describe, utf8Length } from "../../_body/check.ts";
 import { type Encoding, negotiateEncoding } from "../compress.ts";
 import { checkLevel } from "../_compress/zlib.ts";
 import type { StreamingOptions } from "./reqd.ts";
@@ -25,8 +25,6 @@ export const DEFAULT_ENCODINGS: readonly Encoding[] = [
   "br",
   "deflate",
 ];
-
-const encoder = new TextEncoder();
 
 /** Whether a response with `status` has no body (1xx, 204, 205, 304). */
 export const bodyless = (status: number): boolean =>
@@ -170,7 +168,7 @@ export function wholeResponse(
     : response.headers.get("content-length");
   if (declared !== null && request.method !== "HEAD") {
     const length = typeof body === "string"
-      ? encoder.encode(body).length
+      ? utf8Length(body, 0, body.length)
       : body.length;
     if (declared !== String(length)) {
       throw new TypeError(
