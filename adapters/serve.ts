@@ -90,7 +90,10 @@ export function withBody<C = undefined>(
   handler: BodyHandler<C>,
   options?: WithBodyOptions,
 ): FetchHandler<C> {
-  const server = new Server(handler as BodyHandler<unknown>, options ?? {});
+  const server = new Server(
+    handler as BodyHandler<unknown>,
+    options === undefined ? {} : options,
+  );
   return ((request, info, context) =>
     handle(server, request, info, context)) as FetchHandler<C>;
 }

@@ -75,6 +75,15 @@ for (const [name, call, accepted] of cases) {
   });
 }
 
+for (const [name, call] of cases) {
+  Deno.test(`${name} refuses null options as not an object`, () => {
+    assert.throws(
+      () => call(null as never),
+      failsWith(TypeError, `${name}: options must be an object, received null`),
+    );
+  });
+}
+
 Deno.test("withBody refuses readTimout, the issue's own misspelling", () => {
   assert.throws(
     () => withBody(() => {}, { readTimout: 5 } as never),
