@@ -51,6 +51,7 @@ export type { StreamingBody };
 export function streamingBody(options?: WriterOptions): StreamingBody {
   const onError = options?.onError;
   const sink = new StreamSink(
+    "streamingBody",
     checkWriterOptions("streamingBody", options),
     onError && { onError },
   );

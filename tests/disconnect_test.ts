@@ -12,9 +12,12 @@ import { RawClient } from "./_harness/raw_http.ts";
 import { ErrorCode } from "./_harness/h2frames.ts";
 import { randomBytes } from "./_harness/util.ts";
 import {
+  type Body,
   chunks,
   type FlushResult,
   type Reqd,
+  streamingBody,
+  withBody,
   writableFromBody,
 } from "../mod.ts";
 import type { BodyHandler, WithBodyOptions } from "../adapters/serve.ts";
@@ -377,4 +380,25 @@ test("an async onDisconnect that rejects is logged, never left unhandled", async
   await within(deadline, heard.promise, "onDisconnect");
   await server.shutdown();
   assert.deepEqual(server.logs, [["withBody: onDisconnect rejected:", bug]]);
+});
+
+Deno.test("a response stream cancelled by its consumer names the call that made it", async () => {
+  const made = Promise.withResolvers<Body<"write">>();
+  const app = withBody((reqd) => made.resolve(reqd.respondWithStreaming({})));
+  const response = await app(new Request("http://127.0.0.1/"));
+  const output = await made.promise;
+  await response.body!.cancel("bye");
+  const reason = output.signal.reason as Error;
+  assert.equal(
+    reason.message,
+    "Reqd.respondWithStreaming: the stream's consumer cancelled it",
+  );
+  assert.equal(reason.cause, "bye");
+
+  const { body, readable } = streamingBody();
+  await readable.cancel("bye");
+  assert.equal(
+    (body.signal.reason as Error).message,
+    "streamingBody: the stream's consumer cancelled it",
+  );
 });

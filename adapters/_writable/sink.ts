@@ -85,7 +85,11 @@ export function openStream(
   options: WriterOptions | undefined,
   hooks?: StreamHooks,
 ): OpenStream {
-  const sink = new StreamSink(checkWriterOptions(caller, options), hooks);
+  const sink = new StreamSink(
+    caller,
+    checkWriterOptions(caller, options),
+    hooks,
+  );
   return {
     body: sink.body,
     readable: sink.readable(),
@@ -106,8 +110,14 @@ export class StreamSink
   // Bytes of the chunk last enqueued, not yet known to be taken (0: none).
   #unconfirmed = 0;
   readonly #hooks: StreamHooks | undefined;
+  readonly #caller: string; // names the body in messages
 
-  constructor(options: WriterOptions, hooks: StreamHooks | undefined) {
+  constructor(
+    caller: string,
+    options: WriterOptions,
+    hooks: StreamHooks | undefined,
+  ) {
+    this.#caller = caller;
     this.#hooks = hooks;
     this.body = createWriter(this, options);
   }
@@ -137,10 +147,8 @@ export class StreamSink
   cancel(reason: unknown): void {
     this.#end(reason);
     const error = new Error(
-      "streamingBody: the stream's consumer cancelled it",
-      {
-        cause: reason,
-      },
+      `${this.#caller}: the stream's consumer cancelled it`,
+      { cause: reason },
     );
     outputClosed(this.body, error);
     this.#hooks?.onCancel?.(error);
@@ -170,7 +178,7 @@ export class StreamSink
   callbackError(error: unknown): void {
     this.#fail(error);
     outputClosed(this.body, error);
-    reportCallbackError("streamingBody", this.#hooks?.onError, error);
+    reportCallbackError(this.#caller, this.#hooks?.onError, error);
   }
 
   // Hands one chunk to the stream: straight into a pending read, or into
