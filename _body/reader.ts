@@ -14,6 +14,8 @@ import { Body, type ReadCallbacks } from "./abstract.ts";
 import type { ReadChannel } from "./channel.ts";
 import { checkChannel, describe } from "./check.ts";
 
+const READ_CHANNEL = ["request", "release", "callbackError"] as const;
+
 /**
  * Where the input stands:
  * - `"open"`: the source may bring more; nothing is asked of it.
@@ -22,8 +24,6 @@ import { checkChannel, describe } from "./check.ts";
  * - `"closed"`: `closeReader()` released the source (bytes may still be held).
  * - `"failed"`: the input failed with `#error`; held bytes were dropped.
  */
-const READ_CHANNEL = ["request", "release", "callbackError"] as const;
-
 type InputState = "open" | "requested" | "ended" | "closed" | "failed";
 
 /** A reader body: `Body<"read">`. */
@@ -157,6 +157,8 @@ export class Reader extends Body<"read"> {
         // answered: a read scheduled by the callback is served next turn
       }
     } catch (error) {
+      // Off the stack before the channel hears of it: a failure that
+      // causes is answered at once.
       this.#serving = false;
       // A read scheduled before the throw must not be stranded.
       if (this.#onRead !== null) queueMicrotask(() => this.#resume(false));

@@ -552,22 +552,7 @@ Deno.test("pipeBody copies a chunk that fills less than half of a stream source'
 Deno.test("pipeBody copies what a lending source delivers: its memory is reused after the next read", async () => {
   const r = manualReader(); // a channel without keep(): it only lends
   const shared = enc.encode("aaaa");
-  const taken: Uint8Array[] = []; // kept, as Deno's server keeps chunks
-  const output = createWriter({
-    wake() {
-      for (
-        let c = nextOutput(output);
-        typeof c !== "string";
-        c = nextOutput(output)
-      ) {
-        taken.push(c);
-        outputWritten(output, c.length);
-      }
-    },
-    abort() {},
-    callbackError() {},
-  });
-  nextOutput(output);
+  const { output, taken } = keepingWriter();
   const piped = pipeBody(r.body, output);
   await until(() => r.requests === 1, "a read");
   deliverInput(r.body, shared);

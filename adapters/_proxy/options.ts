@@ -11,6 +11,8 @@ import { checkLimit, checkOptions, describe } from "../../_body/check.ts";
 import type { Encoding } from "../compress.ts";
 import type { Reqd, StreamingOptions } from "../serve.ts";
 import { checkTimeout } from "../_serve/clock.ts";
+// The upstream side's timeouts default as on request().
+import { DEFAULT_TIMEOUT } from "../_client/options.ts";
 import { upstreamUrl } from "./headers.ts";
 
 /** The request `proxy` is about to send upstream; a hook may change it. */
@@ -117,8 +119,6 @@ export interface Settings {
   readonly body: ProxyOptions["body"];
   readonly onUpstreamError: (error: unknown, request: Request) => void;
 }
-
-const DEFAULT_TIMEOUT = 60_000;
 
 /**
  * Checks `proxy(target, options)`'s arguments.
