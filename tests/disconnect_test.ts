@@ -371,9 +371,10 @@ test("an async onDisconnect that rejects is logged, never left unhandled", async
   const heard = Promise.withResolvers<void>();
   const bug = new Error("onDisconnect failed");
   await using server = serve(deadline, respondsOnlyWhenComplete(reading), {
-    onDisconnect: async () => {
+    // An async hook that throws: a rejected promise.
+    onDisconnect: () => {
       heard.resolve();
-      throw bug;
+      return Promise.reject(bug);
     },
   });
   await cutUpload(server.port, deadline, reading.promise);

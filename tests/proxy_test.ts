@@ -335,9 +335,10 @@ test("an async onUpstreamError that rejects mid-body is logged, never left unhan
   });
   try {
     await using proxyServer = front(up.base, logs, {
-      onUpstreamError: async () => {
+      // An async hook that throws: a rejected promise.
+      onUpstreamError: () => {
         heard.resolve();
-        throw bug;
+        return Promise.reject(bug);
       },
     });
     const response = await fetch(`${proxyServer.base}/`, { signal: deadline });
