@@ -163,6 +163,34 @@ export const CHUNK = 65536;
 const PREMADE = new Uint8Array(CHUNK).fill(0x61);
 
 /**
+ * Bytes and chunks read from `stream` by a hand-written BYOB loop into one
+ * reused `CHUNK`-byte buffer (a default reader when Deno hands over a small
+ * body as a plain stream): the raw servers' way to consume an upload.
+ */
+export async function countBytes(stream: ReadableStream<Uint8Array>) {
+  let bytes = 0;
+  let reads = 0;
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = stream.getReader({ mode: "byob" });
+  } catch { // not a byte stream (a small body that arrived whole)
+    for await (const chunk of stream) {
+      bytes += chunk.length;
+      reads++;
+    }
+    return { bytes, reads };
+  }
+  let buffer = new ArrayBuffer(CHUNK);
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (value !== undefined) buffer = value.buffer as ArrayBuffer;
+    if (done) return { bytes, reads };
+    bytes += value.length;
+    reads++;
+  }
+}
+
+/**
  * The download chunk of `n` ≤ {@linkcode CHUNK} bytes: the one pre-made,
  * read-only buffer (or a view of its start), so both download servers send
  * the very same memory and allocate nothing per chunk.

@@ -12,40 +12,17 @@
 import {
   bytesParam,
   CHUNK,
+  countBytes,
   JSON_HEADERS,
   premadeChunk,
   serve,
 } from "./_serve.ts";
 
-/** Bytes and chunks read from `stream`. */
-async function count(stream: ReadableStream<Uint8Array>) {
-  let bytes = 0;
-  let reads = 0;
-  let reader: ReadableStreamBYOBReader;
-  try {
-    reader = stream.getReader({ mode: "byob" });
-  } catch { // not a byte stream (a small body that arrived whole)
-    for await (const chunk of stream) {
-      bytes += chunk.length;
-      reads++;
-    }
-    return { bytes, reads };
-  }
-  let buffer = new ArrayBuffer(CHUNK);
-  for (;;) {
-    const { done, value } = await reader.read(new Uint8Array(buffer));
-    if (value !== undefined) buffer = value.buffer as ArrayBuffer;
-    if (done) return { bytes, reads };
-    bytes += value.length;
-    reads++;
-  }
-}
-
 serve(async (request) => {
   if (request.method !== "GET") {
     const counted = request.body === null
       ? { bytes: 0, reads: 0 }
-      : await count(request.body);
+      : await countBytes(request.body);
     return new Response(JSON.stringify(counted), { headers: JSON_HEADERS });
   }
   const total = bytesParam(request.url);
